@@ -1,0 +1,66 @@
+"""Plugin registry and configuration resolution."""
+
+from __future__ import annotations
+
+import pytest
+
+from xscale import config, registry
+from xscale.errors import ConfigError, IncompatibleModelError, PluginNotFoundError
+from xscale.fitting import check_compatible
+from xscale.interfaces import ModelSpec
+
+
+def test_installed_plugins_are_found():
+    assert "gnn" in registry.available("encoder")
+    assert "adam" in registry.available("backend")
+    with pytest.raises(ValueError, match="unknown plugin kind"):
+        registry.available("sampler")
+
+
+def test_unknown_plugin_lists_available():
+    with pytest.raises(PluginNotFoundError, match=r"no encoder plugin named 'transformer'.*available: .*gnn"):
+        registry.load("encoder", "transformer")
+
+
+def test_unknown_hyperparameter_lists_valid_ones():
+    with pytest.raises(ConfigError, match=r"prior 'laplacian' has no hyperparameter\(s\) \['lambda'\].*smoothness"):
+        registry.resolve_params("prior", "laplacian", {"lambda": 0.2})
+
+
+def test_resolved_config_states_every_default():
+    cfg = config.resolve(config.build(sets=["prior.smoothness=0.5", "seed=3"]))
+    assert cfg["seed"] == 3
+    assert cfg["prior"] == {"smoothness": 0.5, "kl_weight": 1.0, "edge_reduction": "mean", "kl_reduction": "mean"}
+    assert cfg["backend"]["lr"] == 1e-3 and cfg["encoder"]["latent_dim"] == 64
+    spec = config.model_spec(cfg)
+    assert spec.prior_params["smoothness"] == 0.5
+
+
+def test_quick_lowers_epochs_unless_set_explicitly():
+    assert config.resolve(config.build(quick=True))["backend"]["max_epochs"] == 300
+    cfg = config.resolve(config.build(quick=True, sets=["backend.max_epochs=50"]))
+    assert cfg["backend"]["max_epochs"] == 50
+
+
+def test_config_file_and_errors(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("target: enigma:bd\ndata: {panel: all}\ncv: {folds: 3}\n")
+    cfg = config.resolve(config.build(f))
+    assert (cfg["target"], cfg["data"]["panel"], cfg["cv"]["folds"]) == ("enigma:bd", "all", 3)
+    f.write_text("data: {pannel: all}\n")
+    with pytest.raises(ConfigError, match="unknown configuration key 'data.pannel'"):
+        config.build(f)
+    with pytest.raises(ConfigError, match="data.missing_regions='guess'"):
+        config.resolve(config.build(sets=["data.missing_regions=guess"]))
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        config.parse_set(["seed"])
+
+
+def test_incompatible_prior_fails_before_training(monkeypatch):
+    class GPOnly:
+        compatible_priors = ("gp",)
+
+    real = registry.load
+    monkeypatch.setattr(registry, "load", lambda kind, name: GPOnly if kind == "backend" else real(kind, name))
+    with pytest.raises(IncompatibleModelError, match=r"cannot fit prior 'laplacian'; it works with priors \['gp'\]"):
+        check_compatible(ModelSpec())

@@ -1,0 +1,1 @@
+"""Evaluation: metrics, cross-validation schemes and (later) spatial nulls and baselines."""

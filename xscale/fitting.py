@@ -1,0 +1,84 @@
+"""One seeded fit of a model described by a :class:`~xscale.interfaces.ModelSpec`."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from xscale import registry
+from xscale.errors import IncompatibleModelError
+from xscale.interfaces import Backend, BrainData, Components, FitResult, ModelSpec
+
+
+def check_train_mask(data: BrainData, train_mask: np.ndarray, min_regions: int = 4) -> np.ndarray:
+    """Validate a training mask and return it as an (R,) bool ndarray.
+
+    Raises
+    ------
+    ValueError
+        If the data has no target, the mask is not (R,) bool, selects a region whose target is
+        NaN, or selects fewer than ``min_regions`` regions.
+    """
+    mask = np.asarray(train_mask)
+    if mask.dtype != bool or mask.shape != (data.n_regions,):
+        raise ValueError(f"train_mask: expected a ({data.n_regions},) bool array, got {mask.dtype} {mask.shape}")
+    finite = data.target_mask
+    if (mask & ~finite).any():
+        bad = [data.regions[i] for i in np.flatnonzero(mask & ~finite)]
+        raise ValueError(f"train_mask selects regions without a target value: {bad}")
+    if mask.sum() < min_regions:
+        raise ValueError(f"train_mask selects {int(mask.sum())} regions; at least {min_regions} are needed")
+    return mask
+
+
+def check_compatible(spec: ModelSpec) -> None:
+    """Fail before training when the backend cannot fit the spec's prior.
+
+    Raises
+    ------
+    PluginNotFoundError
+        If a named plugin is not installed (the message lists the installed ones).
+    IncompatibleModelError
+        If the backend does not support the prior; the message lists those it does.
+    """
+    for kind in ("encoder", "prior", "decoder"):
+        registry.load(kind, getattr(spec, kind))
+    backend_cls = registry.load("backend", spec.backend)
+    ok = backend_cls.compatible_priors
+    if ok is not None and spec.prior not in ok:
+        raise IncompatibleModelError(
+            f"backend {spec.backend!r} cannot fit prior {spec.prior!r}; it works with priors {list(ok)}"
+        )
+
+
+def build_components(spec: ModelSpec, data: BrainData) -> Components:
+    """Instantiate encoder, prior and decoder for ``data`` (G genes in, K latent dims)."""
+    encoder = registry.build("encoder", spec.encoder, spec.encoder_params, data.n_genes)
+    prior = registry.build("prior", spec.prior, spec.prior_params)
+    decoder = registry.build("decoder", spec.decoder, spec.decoder_params, encoder.latent_dim)
+    return Components(encoder, prior, decoder)
+
+
+def fit_model(data: BrainData, spec: ModelSpec, train_mask: np.ndarray, seed: int) -> FitResult:
+    """Build fresh components under ``seed`` and fit them on the ``train_mask`` regions.
+
+    The same data, spec, mask and seed give identical results on CPU.
+
+    Parameters
+    ----------
+    data : BrainData
+    spec : ModelSpec
+    train_mask : (R,) bool ndarray
+    seed : int
+
+    Returns
+    -------
+    FitResult
+        Predictions for all R regions.
+    """
+    check_compatible(spec)
+    mask = check_train_mask(data, train_mask)
+    torch.manual_seed(seed)
+    components = build_components(spec, data)
+    backend: Backend = registry.build("backend", spec.backend, spec.backend_params)
+    return backend.fit(data, components, mask, seed)

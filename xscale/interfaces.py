@@ -1,0 +1,225 @@
+"""The plugin contract: data container, model components and fitting backends.
+
+Shapes used throughout (see ``ARCHITECTURE.md``):
+
+* ``R`` regions (68 Desikan-Killiany cortical parcels: 34 left then 34 right),
+* ``G`` genes, ``K`` latent dimensions,
+* ``E`` directed edges (each undirected DK surface adjacency appears twice).
+
+A model is three components, an :class:`Encoder` ``q(z | expression, graph)``, a
+:class:`Prior` ``p(z)`` and a :class:`Decoder` ``p(y | z)``, fitted by a :class:`Backend`.
+Plugins provide them through entry points (see :mod:`xscale.registry`); the core never
+imports a plugin.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping, NamedTuple
+
+import numpy as np
+import torch
+
+__all__ = ["BrainData", "Components", "Encoder", "Prior", "Decoder", "Backend", "FitResult", "ModelSpec"]
+
+
+@dataclass(frozen=True)
+class BrainData:
+    """Everything a model sees about one cortex and one target map.
+
+    Parameters
+    ----------
+    expression : (R, G) torch.float32 tensor
+        AHBA expression, normalised as configured (per region by default, as in the paper).
+    edge_index : (2, E) torch.int64 tensor
+        Symmetric DK surface adjacency, indices into ``regions``.
+    centroids : (R, 3) torch.float32 tensor
+        Region centroids in MNI152 space, mm.
+    target : (R,) torch.float32 tensor or None
+        Thinning map (positive = thinner in patients, e.g. ``-d_icv``). NaN marks a region
+        without a value; such regions are never fitted or scored.
+    regions : tuple of str, length R
+        DK region names, e.g. ``"L_entorhinal"``.
+    genes : tuple of str, length G
+        HGNC gene symbols.
+    target_name : str
+        Label of the target map, e.g. ``"enigma:scz"``.
+
+    Raises
+    ------
+    ValueError
+        If any shape disagrees with the others.
+    """
+
+    expression: torch.Tensor
+    edge_index: torch.Tensor
+    centroids: torch.Tensor
+    target: torch.Tensor | None
+    regions: tuple[str, ...]
+    genes: tuple[str, ...]
+    target_name: str = ""
+
+    def __post_init__(self) -> None:
+        R = len(self.regions)
+        if self.expression.ndim != 2 or self.expression.shape != (R, len(self.genes)):
+            raise ValueError(
+                f"BrainData.expression: expected shape (R={R}, G={len(self.genes)}), "
+                f"got {tuple(self.expression.shape)}"
+            )
+        if self.edge_index.ndim != 2 or self.edge_index.shape[0] != 2:
+            raise ValueError(f"BrainData.edge_index: expected shape (2, E), got {tuple(self.edge_index.shape)}")
+        if self.edge_index.numel() and (int(self.edge_index.min()) < 0 or int(self.edge_index.max()) >= R):
+            raise ValueError(f"BrainData.edge_index: indices must lie in [0, {R}); got "
+                             f"[{int(self.edge_index.min())}, {int(self.edge_index.max())}]")
+        if self.centroids.shape != (R, 3):
+            raise ValueError(f"BrainData.centroids: expected shape ({R}, 3), got {tuple(self.centroids.shape)}")
+        if self.target is not None and self.target.shape != (R,):
+            raise ValueError(f"BrainData.target: expected shape ({R},), got {tuple(self.target.shape)}")
+
+    @property
+    def n_regions(self) -> int:
+        """Number of regions R."""
+        return len(self.regions)
+
+    @property
+    def n_genes(self) -> int:
+        """Number of genes G."""
+        return len(self.genes)
+
+    @property
+    def target_mask(self) -> np.ndarray:
+        """(R,) bool array: True where the target has a finite value.
+
+        Raises
+        ------
+        ValueError
+            If the data has no target.
+        """
+        if self.target is None:
+            raise ValueError(f"BrainData has no target map (target_name={self.target_name!r})")
+        return np.isfinite(self.target.numpy())
+
+
+class Encoder(torch.nn.Module, ABC):
+    """Amortised posterior ``q(z | expression, graph)``.
+
+    Subclasses take ``in_features`` (G) as their first constructor argument, then their own
+    hyperparameters as keyword arguments with defaults, and set ``latent_dim`` (K).
+
+    Shapes:
+        - input: expression (R, G), edge_index (2, E)
+        - output: loc (R, K), scale (R, K) positive, or None for a deterministic encoder
+    """
+
+    latent_dim: int
+
+    @abstractmethod
+    def forward(self, expression: torch.Tensor, edge_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Return ``(loc, scale)`` of the latent per region; raise ValueError on wrong shapes."""
+
+
+class Prior(torch.nn.Module, ABC):
+    """Prior ``p(z)`` over the latent maps, expressed as a loss term.
+
+    A graph-Laplacian smoothness penalty (improper Gaussian) and a Gaussian process over
+    region centroids (proper Gaussian) are both priors.
+
+    Shapes:
+        - input: z (R, K) sample, loc (R, K), scale (R, K) or None, data BrainData
+        - output: scalar tensor, the negative log prior (up to a constant) or KL term that
+          the backend adds to the data-fit loss
+    """
+
+    @abstractmethod
+    def regulariser(self, z: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor | None,
+                    data: BrainData) -> torch.Tensor:
+        """Return the prior's scalar loss term; raise ValueError on wrong shapes."""
+
+
+class Decoder(torch.nn.Module, ABC):
+    """Likelihood mean ``E[y | z]``: one value per region.
+
+    Subclasses take ``latent_dim`` (K) as their first constructor argument.
+
+    Shapes:
+        - input: z (R, K)
+        - output: predicted target (R,)
+    """
+
+    @abstractmethod
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Return the (R,) predicted target; raise ValueError on wrong shapes."""
+
+
+class Components(NamedTuple):
+    """The three freshly built, seeded model components a backend fits."""
+
+    encoder: Encoder
+    prior: Prior
+    decoder: Decoder
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Names (entry points) and hyperparameters of a model's components and backend.
+
+    ``*_params`` hold only the values that differ from each plugin's defaults; the
+    resolved values are written to every run's ``config.json``.
+    """
+
+    encoder: str = "gnn"
+    prior: str = "laplacian"
+    decoder: str = "mlp"
+    backend: str = "adam"
+    encoder_params: Mapping[str, Any] = field(default_factory=dict)
+    prior_params: Mapping[str, Any] = field(default_factory=dict)
+    decoder_params: Mapping[str, Any] = field(default_factory=dict)
+    backend_params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FitResult:
+    """What one fit returns.
+
+    Attributes
+    ----------
+    prediction : (R,) ndarray
+        Predicted target for every region, training and held-out alike (held-out regions
+        are predicted from their expression and the graph, never from their target).
+    latent : (R, K) ndarray
+        Posterior mean of the latent per region.
+    history : dict of str to list of float
+        Per-epoch (or per-step) training curves, e.g. ``loss``, ``val_r``.
+    prediction_scale : (R,) ndarray or None
+        Predictive standard deviation, for probabilistic backends.
+    info : dict
+        Backend-specific facts (epochs run, best epoch, ...), JSON-serialisable.
+    """
+
+    prediction: np.ndarray
+    latent: np.ndarray
+    history: dict[str, list[float]] = field(default_factory=dict)
+    prediction_scale: np.ndarray | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class Backend(ABC):
+    """How the components are fitted: ``adam`` (deterministic VAE loss), ``svi``, ``nuts`` ...
+
+    Subclasses take their hyperparameters as keyword arguments with defaults.
+    ``compatible_priors`` lists the prior names the backend can fit (None: any).
+    """
+
+    compatible_priors: ClassVar[tuple[str, ...] | None] = None
+
+    @abstractmethod
+    def fit(self, data: BrainData, components: Components, train_mask: np.ndarray, seed: int) -> FitResult:
+        """Fit on the regions where ``train_mask`` (R,) is True and predict every region.
+
+        Raises
+        ------
+        ValueError
+            If ``train_mask`` is not an (R,) bool array, selects a region whose target is NaN,
+            or the data has no target.
+        """

@@ -1,0 +1,74 @@
+"""What a run needs to be re-run: code version, packages, data hashes, seed, machine, times."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import torch
+
+PACKAGES = ("xscale", "xscale-gnn", "xscale-pyro", "torch", "torch_geometric", "pyro-ppl", "numpy", "pandas",
+            "scipy", "abagen", "nibabel", "click", "matplotlib")
+
+
+def now() -> str:
+    """Current UTC time, ISO 8601."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def git_commit(path: Path | None = None) -> dict[str, Any]:
+    """``{'commit': sha or None, 'dirty': bool or None}`` of the checkout holding ``path``."""
+    cwd = path or Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    if sha.returncode != 0:
+        return {"commit": None, "dirty": None}
+    return {"commit": sha.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of xscale, its plugins and its scientific dependencies."""
+    out: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def collect(seed: int, data_hashes: dict[str, str], started: str, argv: list[str] | None = None) -> dict[str, Any]:
+    """Provenance record of a run (written as ``provenance.json``).
+
+    Parameters
+    ----------
+    seed : int
+    data_hashes : dict of str to str
+        sha256 of every input file read.
+    started : str
+        ISO time the run began; the end time is taken now.
+    argv : list of str, optional
+        Command line; defaults to ``sys.argv``.
+    """
+    return {
+        "git": git_commit(),
+        "packages": package_versions(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "torch_threads": torch.get_num_threads(),
+        "seed": seed,
+        "data_sha256": data_hashes,
+        "command": argv if argv is not None else sys.argv,
+        "started": started,
+        "finished": now(),
+    }

@@ -1,0 +1,100 @@
+"""Plugin discovery through ``importlib.metadata`` entry points.
+
+Groups: ``xscale.encoders``, ``xscale.priors``, ``xscale.decoders``, ``xscale.backends``.
+A plugin distribution declares, e.g. in its ``pyproject.toml``::
+
+    [project.entry-points."xscale.encoders"]
+    gnn = "xscale_gnn.encoder:GCNEncoder"
+
+The core only ever reaches a plugin through this module.
+"""
+
+from __future__ import annotations
+
+import inspect
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any, Mapping
+
+from xscale.errors import ConfigError, PluginNotFoundError
+
+GROUPS: dict[str, str] = {
+    "encoder": "xscale.encoders",
+    "prior": "xscale.priors",
+    "decoder": "xscale.decoders",
+    "backend": "xscale.backends",
+}
+
+
+def available(kind: str) -> dict[str, EntryPoint]:
+    """Installed plugins of one kind.
+
+    Parameters
+    ----------
+    kind : {'encoder', 'prior', 'decoder', 'backend'}
+
+    Returns
+    -------
+    dict of str to EntryPoint, sorted by name
+
+    Raises
+    ------
+    ValueError
+        If ``kind`` is not one of the four kinds.
+    """
+    if kind not in GROUPS:
+        raise ValueError(f"unknown plugin kind {kind!r}; expected one of {sorted(GROUPS)}")
+    eps = entry_points(group=GROUPS[kind])
+    return {ep.name: ep for ep in sorted(eps, key=lambda e: e.name)}
+
+
+def load(kind: str, name: str) -> type:
+    """The class registered as ``name`` in ``kind``'s entry-point group.
+
+    Raises
+    ------
+    PluginNotFoundError
+        If no installed distribution registers ``name``; the message lists the available ones.
+    """
+    eps = available(kind)
+    if name not in eps:
+        choices = ", ".join(eps) or "none installed"
+        raise PluginNotFoundError(
+            f"no {kind} plugin named {name!r} (entry-point group {GROUPS[kind]}); available: {choices}. "
+            f"Install a plugin distribution, e.g. `pip install -e plugins/xscale-gnn`."
+        )
+    return eps[name].load()
+
+
+def default_params(cls: type) -> dict[str, Any]:
+    """Keyword hyperparameters of a plugin class with their defaults, from its ``__init__``.
+
+    Positional-only structural arguments (``in_features``, ``latent_dim``) are left out.
+    """
+    out: dict[str, Any] = {}
+    for p in inspect.signature(cls.__init__).parameters.values():
+        if p.kind is p.KEYWORD_ONLY and p.default is not p.empty:
+            out[p.name] = p.default
+    return out
+
+
+def resolve_params(kind: str, name: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Plugin defaults overlaid with ``params``.
+
+    Raises
+    ------
+    ConfigError
+        If ``params`` holds a key the plugin does not accept; the message lists the valid keys.
+    """
+    defaults = default_params(load(kind, name))
+    unknown = sorted(set(params or {}) - set(defaults))
+    if unknown:
+        raise ConfigError(
+            f"{kind} {name!r} has no hyperparameter(s) {unknown}; valid: {sorted(defaults)}"
+        )
+    return {**defaults, **dict(params or {})}
+
+
+def build(kind: str, name: str, params: Mapping[str, Any] | None = None, *args: Any) -> Any:
+    """Instantiate plugin ``name`` of ``kind`` with structural ``args`` and resolved ``params``."""
+    cls = load(kind, name)
+    return cls(*args, **resolve_params(kind, name, params))
