@@ -203,7 +203,8 @@ def reproduce_cmd(out, targets, overwrite, **kw) -> None:
                                     on_target=lambda t: bar.update(task, description=f"reproduce {t}"),
                                     on_fit=lambda _l: bar.advance(task))
     table = Table(title="xscale reproduce: in-sample fit vs out-of-sample prediction")
-    for col in ("target", "n", "in-sample R^2", "in-sample r", "blocked-CV R^2", "blocked-CV r"):
+    table.add_column("target", no_wrap=True)
+    for col in ("n", "in-sample R^2", "in-sample r", "blocked-CV R^2", "blocked-CV r"):
         table.add_column(col)
     for r in result["rows"]:
         table.add_row(r["target"], str(r["n_regions"]), f"{r['in_sample_r2']:.3f}", f"{r['in_sample_r']:.3f}",

@@ -11,13 +11,15 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from xscale.data.atlas import homologue_index, load_atlas
 from xscale.data.lincs import PanelMatch, match_landmarks
-from xscale.data.manifest import read_verified
+from xscale.data.manifest import project_root, read_verified
 from xscale.errors import DataFormatError
 
 log = logging.getLogger(__name__)
@@ -108,7 +110,8 @@ def load_expression(panel: str = "l1000", missing_regions: str = "copy-homologue
     Returns
     -------
     Expression
-        (R, G) matrix with R = 68 (66 with ``'drop'``).
+        (R, G) matrix with R = 68 (66 with ``'drop'``). The result is cached per process:
+        treat ``frame`` as read-only.
 
     Raises
     ------
@@ -123,6 +126,12 @@ def load_expression(panel: str = "l1000", missing_regions: str = "copy-homologue
         raise ValueError(f"panel={panel!r}; expected one of {PANELS}")
     if missing_regions not in MISSING_POLICIES:
         raise ValueError(f"missing_regions={missing_regions!r}; expected one of {MISSING_POLICIES}")
+    return _load_expression(project_root(), panel, missing_regions)
+
+
+@lru_cache(maxsize=8)
+def _load_expression(root: Path, panel: str, missing_regions: str) -> Expression:
+    """Cached per (project root, options): verified, parsed and logged once per process."""
     frame = _read_matrix()
     match = None
     if panel == "l1000":
