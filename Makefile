@@ -1,18 +1,21 @@
 # xscale: `make reproduce` runs the paper's model on the embedded data; `make test` runs the tests.
-# Both create .venv and install what they need (CPU PyTorch 2.13.0, xscale, the GNN plugin).
+# Both create .venv and install what they need (PyTorch 2.13.0, xscale and its two plugins).
+# Where pip would pick a CUDA build of torch, pass the CPU index, e.g.
+#   make reproduce PIP_EXTRA="--extra-index-url https://download.pytorch.org/whl/cpu"
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= results/reproduce
+PIP_EXTRA ?=
 
-.PHONY: install reproduce test quick clean
+.PHONY: install reproduce test quick bench clean
 
-$(STAMP): pyproject.toml plugins/xscale-gnn/pyproject.toml
+$(STAMP): pyproject.toml plugins/xscale-gnn/pyproject.toml plugins/xscale-pyro/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip "setuptools<81" wheel
-	$(BIN)/python -m pip install --quiet -e ".[test]" -e plugins/xscale-gnn
+	$(BIN)/python -m pip install --quiet $(PIP_EXTRA) -e ".[test]" -e plugins/xscale-gnn -e plugins/xscale-pyro
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -26,6 +29,9 @@ quick: install
 
 test: install
 	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python benchmarks/bench_backends.py
 
 clean:
 	rm -rf $(VENV) results runs .pytest_cache

@@ -10,7 +10,9 @@ from click.testing import CliRunner
 
 from xscale import pipeline
 from xscale.cli import main
-from xscale.data.manifest import entry
+from xscale.data.manifest import entry, project_root
+
+ROOT = project_root()
 
 QUICK = ["--quick", "--set", "backend.max_epochs=120", "--folds", "3"]
 
@@ -33,7 +35,9 @@ def test_run_directory_layout(run_dir):
         "config.json", "history.json", "latent.csv", "metrics.json", "prediction.png", "predictions.csv",
         "provenance.json"]
     pred = pd.read_csv(run_dir / "predictions.csv")
-    assert list(pred.columns) == ["region", "observed", "predicted_in_sample", "predicted_out_of_fold", "cv_fold"]
+    assert list(pred.columns) == ["region", "observed", "fitted_in_sample", "predicted_out_of_fold", "cv_fold",
+                                  "fitted_lower_95", "fitted_upper_95", "out_of_fold_lower_95", "out_of_fold_upper_95"]
+    assert pred["out_of_fold_lower_95"].isna().all(), "the adam backend gives no intervals"
     assert len(pred) == 68 and pred["region"].iloc[0] == "L_bankssts"
     assert sorted(pred["cv_fold"].unique()) == [0, 1, 2]
     assert pred["predicted_out_of_fold"].notna().all()
@@ -48,6 +52,7 @@ def test_metrics_put_in_sample_beside_out_of_sample(run_dir):
     assert sum(f["n_test"] for f in m["blocked_cv"]["per_fold"]) == 68
     assert m["data"]["landmarks_found"] == 787 and m["data"]["landmarks_total"] == 978
     assert m["data"]["filled_regions"] == {"R_frontalpole": "L_frontalpole", "R_temporalpole": "L_temporalpole"}
+    assert m["quick"] is True and m["preset"] is None
     assert -1 <= m["in_sample"]["r"] <= 1 and m["in_sample"]["r2"] <= 1
 
 
@@ -86,6 +91,22 @@ def test_bad_target_and_unknown_plugin_fail_clearly(tmp_path):
     assert res.exit_code == 1 and "available: gnn" in res.output
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--set", "seed=abc"], "seed='abc'; expected a non-negative integer"),
+    (["--set", "backend.lr=abc"], "backend.lr='abc': expected float"),
+    (["--set", "backend.val_fraction=1.0"], "val_fraction=1.0 is outside [0, 0.5]"),
+    (["--set", "backend.max_epochs=0"], "max_epochs=0 is outside [1, inf)"),
+    (["--set", "encoder.latent_dim=0"], "latent_dim=0 is outside [1, inf)"),
+    (["--set", "cv.folds=40"], "cv.folds=40; expected an integer from 2 to 34"),
+    (["--backend", "svi"], "backend 'svi' cannot fit prior 'laplacian'"),
+])
+def test_bad_settings_fail_before_any_work(tmp_path, monkeypatch, args, message):
+    monkeypatch.setattr(pipeline, "load_brain_data", lambda *a, **k: pytest.fail("data was loaded"))
+    res = CliRunner().invoke(main, ["fit", "--out", str(tmp_path / "o"), *args])
+    assert res.exit_code != 0 and message in res.output, res.output
+    assert "Traceback" not in res.output and not (tmp_path / "o").exists()
+
+
 def test_interrupted_run_leaves_no_directory(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise KeyboardInterrupt
@@ -98,15 +119,42 @@ def test_interrupted_run_leaves_no_directory(tmp_path, monkeypatch):
 
 def test_reproduce_two_maps(tmp_path):
     out = tmp_path / "rep"
-    res = CliRunner().invoke(main, ["reproduce", "--out", str(out), "--targets", "enigma:scz,enigma:asd", *QUICK])
+    res = CliRunner().invoke(main, ["reproduce", "--out", str(out), "--targets", "enigma:scz,enigma:asd,",
+                                    "--models", "gnn-vae", *QUICK])
     assert res.exit_code == 0, res.output
     md = (out / "results.md").read_text()
-    assert "| enigma:scz |" in md and "| enigma:asd | autism spectrum disorder | 66 |" in md
+    assert "| enigma:scz | schizophrenia | gnn-vae |" in md
+    assert "| enigma:asd | autism spectrum disorder | gnn-vae | 66 |" in md
     assert "blocked-CV R^2" in md and "ADNI" in md and "adni.loni.usc.edu" in md
-    rows = json.loads((out / "results.json").read_text())["rows"]
-    assert [r["target"] for r in rows] == ["enigma:scz", "enigma:asd"]
-    assert (out / "figures" / "scz.png").stat().st_size > 10_000
-    assert (out / "runs" / "asd" / "metrics.json").exists()
+    assert "QUICK SMOKE-TEST SETTINGS" in md
+    result = json.loads((out / "results.json").read_text())
+    assert [r["target"] for r in result["rows"]] == ["enigma:scz", "enigma:asd"] and result["quick"] is True
+    assert set(result["provenance"]["data_sha256"]) >= {"data/enigma/scz_case-controls_CortThick.csv",
+                                                       "data/ahba/desikan_r0.2.csv.bz2"}
+    assert (out / "figures" / "gnn-vae-scz.png").stat().st_size > 10_000
+    assert (out / "runs" / "gnn-vae" / "asd" / "metrics.json").exists()
+
+
+def test_reproduce_checks_every_target_before_fitting(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(pipeline, "evaluate", lambda *a, **k: calls.append(a))
+    res = CliRunner().invoke(main, ["reproduce", "--out", str(tmp_path / "rep"), "--models", "gnn-vae",
+                                    "--targets", f"enigma:scz,{tmp_path / 'missing.csv'}"])
+    assert res.exit_code == 1 and "missing.csv" in res.output and "does not exist" in res.output
+    assert calls == [] and not (tmp_path / "rep").exists()
+
+
+def test_user_csv_target_gets_a_safe_run_name(tmp_path):
+    src = tmp_path / "sub dir"
+    src.mkdir()
+    (src / "my map.csv").write_bytes((ROOT / "data/enigma/bd_case-controls_CortThick_adult.csv").read_bytes())
+    out = tmp_path / "rep"
+    res = CliRunner().invoke(main, ["reproduce", "--out", str(out), "--models", "gnn-vae",
+                                    "--targets", str(src / "my map.csv"), *QUICK])
+    assert res.exit_code == 0, res.output
+    assert (out / "runs" / "gnn-vae" / "my_map" / "metrics.json").exists()
+    assert (out / "figures" / "gnn-vae-my_map.png").exists()
+    assert sorted(p.name for p in src.iterdir()) == ["my map.csv"]
 
 
 def test_help_is_useful_on_every_command():

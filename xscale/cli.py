@@ -17,31 +17,31 @@ from xscale import registry
 from xscale.errors import XscaleError
 
 console = Console(stderr=True)
-stdout = Console()
+stdout = Console(width=None if sys.stdout.isatty() else 120)  # tables stay readable in logs
 
 
 def _setup_logging(verbose: bool) -> None:
+    """xscale's data reports (INFO) always show; ``-v`` adds xscale DEBUG and other libraries' INFO."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s",
                         handlers=[RichHandler(console=console, show_path=False, show_time=False)], force=True)
-    logging.getLogger("xscale").setLevel(logging.INFO)
+    logging.getLogger("xscale").setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 def _friendly(fn):
-    """Turn expected errors into one clear line and exit status 2 (no traceback)."""
+    """Turn expected errors into one clear line and exit status 1 (no traceback)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (XscaleError, FileNotFoundError, FileExistsError, KeyError) as exc:
-            msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            raise click.ClickException(f"{type(exc).__name__}: {msg}") from exc
+        except (XscaleError, FileNotFoundError, FileExistsError) as exc:
+            raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
 
     return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", is_flag=True, help="Also log progress details (INFO).")
+@click.option("-v", "--verbose", is_flag=True, help="Also log debug details and other libraries' messages.")
 @click.version_option(package_name="xscale")
 def main(verbose: bool) -> None:
     """xscale: rerun and check arXiv 2606.05870 (AHBA landmark-gene expression -> cortical
@@ -75,12 +75,13 @@ def data_verify() -> None:
 
     checks = verify_all()
     table = Table(title="data_manifest.json")
-    table.add_column("file", no_wrap=True)
-    for col in ("status", "bytes", "sha256 manifest", "sha256 actual"):
+    table.add_column("status", no_wrap=True)
+    table.add_column("file", overflow="fold")
+    for col in ("bytes", "sha256 manifest", "sha256 actual"):
         table.add_column(col, no_wrap=True)
     for c in checks:
         style = "green" if c.ok else "bold red"
-        table.add_row(c.entry.display, f"[{style}]{c.status}[/]", str(c.actual_size or "-"),
+        table.add_row(f"[{style}]{c.status}[/]", c.entry.display, str(c.actual_size or "-"),
                       c.entry.sha256[:10], (c.actual_sha256 or "-")[:10])
     stdout.print(table)
     bad = [c for c in checks if not c.ok]
@@ -105,18 +106,25 @@ def plugins() -> None:
     stdout.print(table)
 
 
-def _model_options(fn):
+def _plugin_options(fn):
     for opt in reversed([
-        click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
-                     help="YAML/JSON configuration; command-line options override it."),
         click.option("--encoder", help="Encoder plugin (default gnn). See `xscale plugins`."),
         click.option("--prior", help="Prior plugin (default laplacian)."),
         click.option("--decoder", help="Decoder plugin (default mlp)."),
         click.option("--backend", help="Fitting backend plugin (default adam)."),
+    ]):
+        fn = opt(fn)
+    return fn
+
+
+def _run_options(fn):
+    for opt in reversed([
+        click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
+                     help="YAML/JSON configuration; command-line options override it."),
         click.option("--panel", type=click.Choice(["l1000", "all"]), help="Gene panel (default l1000 landmark genes)."),
         click.option("--missing-regions", type=click.Choice(["copy-homologue", "drop", "fail"]),
                      help="Regions without AHBA samples (default copy-homologue)."),
-        click.option("--folds", type=click.IntRange(2), help="Blocked-CV folds (default 5)."),
+        click.option("--folds", type=click.IntRange(2, 34), help="Blocked-CV folds (default 5; at most the 34 homologue pairs)."),
         click.option("--seed", type=int, help="Random seed (default 0); same seed, same numbers."),
         click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
                      help="Override any configuration value, e.g. --set backend.lr=0.01 --set prior.smoothness=0.5."),
@@ -127,12 +135,12 @@ def _model_options(fn):
     return fn
 
 
-def _cfg(config_file, sets, quick, **kw):
+def _cfg(config_file, sets, quick, preset=None, **kw):
     from xscale import config
 
     data_kw = {k: kw.pop(k) for k in ("panel", "missing_regions") if kw.get(k) is not None}
     kw = {k: v for k, v in kw.items() if k not in ("panel", "missing_regions")}
-    return config.build(config_file, sets, quick, **kw, **({"data": data_kw} if data_kw else {}))
+    return config.build(config_file, sets, quick, preset, **kw, **({"data": data_kw} if data_kw else {}))
 
 
 def _progress() -> Progress:
@@ -145,35 +153,48 @@ def _progress() -> Progress:
               help="enigma:<22q|adhd|asd|bd|epilepsy|mdd|ocd|scz> or a CSV path (ENIGMA format, or region,value "
                    "with positive = thinner). Default enigma:scz.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Run directory to create (default runs/<map>-<encoder>-<backend>-seed<seed>).")
-@_model_options
+              help="Run directory to create (default runs/<map>-<encoder>-<prior>-<backend>-seed<seed>).")
+@click.option("--model", "preset", default=None, metavar="PRESET",
+              help="Named model: gnn-vae (the paper's GCN-VAE, default) or gp-svi (GP latent programs, Pyro SVI). "
+                   "--encoder/--prior/--decoder/--backend override its parts.")
+@_plugin_options
+@_run_options
 @_friendly
 def fit_cmd(target, out, overwrite, **kw) -> None:
     """Fit one model on one thinning map; write a run directory.
 
     Fits in-sample (the paper's protocol) and under spatially blocked k-fold CV, and writes
     metrics.json, predictions.csv, latent.csv, history.json, prediction.png, config.json and
-    provenance.json. Example:
+    provenance.json. Examples:
 
-        xscale fit --target enigma:scz --encoder gnn --backend adam --seed 0
+    \b
+      xscale fit --target enigma:scz                       # the paper's GCN-VAE (adam)
+      xscale fit --target enigma:scz --model gp-svi        # GP latent programs, Pyro SVI
+      xscale fit --backend svi --prior gp --encoder gnn --set encoder.latent_dim=4
+      xscale fit --backend nuts --prior gp --decoder linear --set encoder.latent_dim=2
     """
     from xscale import config, pipeline
 
     cfg = _cfg(target=target, **kw)
     resolved = config.resolve(cfg)
     m = resolved["model"]
-    out = out or f"runs/{resolved['target'].replace(':', '-').replace('/', '_')}-{m['encoder']}-{m['backend']}-seed{resolved['seed']}"
+    out = out or f"runs/{pipeline.target_slug(resolved['target'])}-{m['encoder']}-{m['prior']}-{m['backend']}-seed{resolved['seed']}"
     with _progress() as bar:
         task = bar.add_task(f"fitting {resolved['target']}", total=resolved["cv"]["folds"] + 1)
         metrics = pipeline.fit(cfg, out, overwrite, on_fit=lambda _l: bar.advance(task))
     ins, cv = metrics["in_sample"], metrics["blocked_cv"]
     out_ = Path(out)
-    table = Table(title=f"{metrics['target']} ({metrics['n_regions_scored']} regions)")
-    for col in ("evaluation", "R^2", "r", "p (parametric)"):
+    table = Table(title=f"{metrics['target']} ({metrics['n_regions_scored']} regions), "
+                        f"{m['encoder']}/{m['prior']}/{m['decoder']}/{m['backend']}")
+    for col in ("evaluation", "R^2", "r", "p (parametric)", "95% coverage"):
         table.add_column(col)
-    table.add_row("in-sample fit (paper protocol; not a prediction)", f"{ins['r2']:.3f}", f"{ins['r']:.3f}", f"{ins['p']:.2g}")
-    table.add_row(f"blocked {cv['folds']}-fold CV (out-of-sample)", f"{cv['r2']:.3f}", f"{cv['r']:.3f}", f"{cv['p']:.2g}")
+    for label, s in (("in-sample fit (paper protocol; not a prediction)", ins),
+                     (f"blocked {cv['folds']}-fold CV (out-of-sample)", cv)):
+        cov = "-" if s.get("coverage_95") is None else f"{s['coverage_95']:.2f}"
+        table.add_row(label, f"{s['r2']:.3f}", f"{s['r']:.3f}", f"{s['p']:.2g}", cov)
     stdout.print(table)
+    if metrics["quick"]:
+        stdout.print(f"[bold yellow]{pipeline.QUICK_BANNER}[/]")
     stdout.print(f"run directory: {out_}")
 
 
@@ -182,36 +203,45 @@ def fit_cmd(target, out, overwrite, **kw) -> None:
               help="Output directory (results.md, results.json, figures/, runs/).")
 @click.option("--targets", default=None, metavar="LIST",
               help="Comma-separated maps (default: all 8 embedded ENIGMA maps).")
-@_model_options
+@click.option("--models", default=None, metavar="LIST",
+              help="Comma-separated model presets: gnn-vae (the paper's), gp-svi. Default: every preset "
+                   "whose plugins are installed.")
+@_run_options
 @_friendly
-def reproduce_cmd(out, targets, overwrite, **kw) -> None:
-    """Run the paper's configuration on every embedded ENIGMA map and tabulate it.
+def reproduce_cmd(out, targets, models, overwrite, **kw) -> None:
+    """Run the paper's model (and the GP model) on every embedded ENIGMA map; tabulate them.
 
-    For each map: in-sample R^2 / r (the paper's protocol) beside blocked-CV R^2 / r
-    (out-of-sample), a predicted-vs-observed figure and a full run directory. The paper's own
-    Alzheimer's numbers need restricted ADNI files; the command says how to obtain them.
+    For each map and model: in-sample R^2 / r (the paper's protocol) beside blocked-CV R^2 / r
+    (out-of-sample) and, for probabilistic models, the coverage of held-out 95% intervals; a
+    predicted-vs-observed figure and a full run directory. The paper's own Alzheimer's
+    numbers need restricted ADNI files; the command says how to obtain them.
     """
-    from xscale import pipeline
+    from xscale import config, pipeline
 
     cfg = _cfg(**kw)
     tlist = [t.strip() for t in targets.split(",")] if targets else None
-    n_t = len(tlist) if tlist else 8
-    folds = cfg["cv"]["folds"]
+    mlist = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    n_runs = len(pipeline.preflight_targets(tlist) if tlist else pipeline.ENIGMA_MAPS) * \
+        len(mlist or [m for m in config.PRESETS if config.preset_available(m)])
     with _progress() as bar:
-        task = bar.add_task("reproduce", total=n_t * (folds + 1))
-        result = pipeline.reproduce(cfg, out, tlist, overwrite,
-                                    on_target=lambda t: bar.update(task, description=f"reproduce {t}"),
+        task = bar.add_task("reproduce", total=n_runs * (cfg["cv"]["folds"] + 1))
+        result = pipeline.reproduce(cfg, out, tlist, mlist, overwrite,
+                                    on_run=lambda m, t: bar.update(task, description=f"{m} {t}"),
                                     on_fit=lambda _l: bar.advance(task))
     table = Table(title="xscale reproduce: in-sample fit vs out-of-sample prediction")
     table.add_column("target", no_wrap=True)
-    for col in ("n", "in-sample R^2", "in-sample r", "blocked-CV R^2", "blocked-CV r"):
+    table.add_column("model", no_wrap=True)
+    for col in ("n", "in-sample R^2", "in-sample r", "blocked-CV R^2", "blocked-CV r", "CV 95% cov."):
         table.add_column(col)
     for r in result["rows"]:
-        table.add_row(r["target"], str(r["n_regions"]), f"{r['in_sample_r2']:.3f}", f"{r['in_sample_r']:.3f}",
-                      f"{r['cv_r2']:.3f}", f"{r['cv_r']:.3f}")
+        cov = "-" if r["cv_coverage_95"] is None else f"{r['cv_coverage_95']:.2f}"
+        table.add_row(r["target"], r["model"], str(r["n_regions"]), f"{r['in_sample_r2']:.3f}",
+                      f"{r['in_sample_r']:.3f}", f"{r['cv_r2']:.3f}", f"{r['cv_r']:.3f}", cov)
     stdout.print(table)
+    if result["quick"]:
+        stdout.print(f"[bold yellow]{pipeline.QUICK_BANNER}[/]")
     stdout.print("In-sample numbers are goodness of fit, not predictions; the blocked-CV columns are "
-                           "the out-of-sample estimate.")
+                 "the out-of-sample estimate.")
     stdout.print(result["adni_note"])
     stdout.print(f"results: {Path(out) / 'results.md'}")
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -29,6 +30,8 @@ from xscale import registry
 from xscale.data.ahba import MISSING_POLICIES, NORMALISATIONS, PANELS
 from xscale.errors import ConfigError
 from xscale.interfaces import ModelSpec
+
+log = logging.getLogger(__name__)
 
 DEFAULTS: dict[str, Any] = {
     "target": "enigma:scz",
@@ -40,10 +43,23 @@ DEFAULTS: dict[str, Any] = {
     "decoder": {},
     "backend": {},
     "cv": {"folds": 5},
+    "quick": False,
+    "preset": None,
 }
 
+#: Named model configurations (``xscale reproduce --models``, ``xscale fit --model``): the
+#: paper's GCN-VAE and the GP latent-program model. Plugins are named, never imported.
+PRESETS: dict[str, dict[str, Any]] = {
+    "gnn-vae": {"model": {"encoder": "gnn", "prior": "laplacian", "decoder": "mlp", "backend": "adam"}},
+    "gp-svi": {"model": {"encoder": "gnn", "prior": "gp", "decoder": "linear", "backend": "svi"},
+               "encoder": {"latent_dim": 4}},
+}
+
+#: Most blocked-CV folds: the 34 DK homologue pairs (a pair always shares a fold).
+MAX_FOLDS = 34
+
 #: Backend hyperparameters that ``--quick`` lowers, where the backend has them.
-QUICK = {"max_epochs": 300, "patience": 60}
+QUICK = {"max_epochs": 300, "patience": 60, "steps": 300, "num_samples": 100, "warmup_steps": 50}
 
 _CHOICES = {("data", "panel"): PANELS, ("data", "missing_regions"): MISSING_POLICIES,
             ("data", "normalise"): NORMALISATIONS}
@@ -109,9 +125,31 @@ def parse_set(items: tuple[str, ...] | list[str]) -> dict[str, Any]:
 
 
 def build(file: str | Path | None = None, sets: list[str] | tuple[str, ...] = (), quick: bool = False,
-          **cli: Any) -> dict[str, Any]:
-    """Defaults <- file <- command-line options (``cli``, None ignored) <- ``--set`` items."""
+          preset: str | None = None, **cli: Any) -> dict[str, Any]:
+    """Configuration from defaults <- file <- command-line options <- ``--set`` items.
+
+    Parameters
+    ----------
+    file : path, optional
+        YAML or JSON configuration.
+    sets : sequence of str
+        ``KEY=VALUE`` overrides (see :func:`parse_set`).
+    quick : bool
+        Mark the run as a smoke test (:data:`QUICK` lowers the backend's epochs).
+    preset : str, optional
+        A :data:`PRESETS` name, applied before the command-line plugin names.
+    **cli
+        Command-line options: ``target``, ``seed``, ``encoder``/``prior``/``decoder``/``backend``,
+        ``folds``, ``data`` (mapping); None values are ignored.
+
+    Raises
+    ------
+    ConfigError
+        On unknown keys or unreadable files.
+    """
     cfg = merge(DEFAULTS, load_file(file)) if file else copy.deepcopy(DEFAULTS)
+    if preset:
+        cfg = with_preset(cfg, preset)
     for k, v in cli.items():
         if v is None:
             continue
@@ -127,8 +165,44 @@ def build(file: str | Path | None = None, sets: list[str] | tuple[str, ...] = ()
     return cfg
 
 
+def with_preset(cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """``cfg`` with the model section (and preset hyperparameters) of preset ``name``.
+
+    Hyperparameters in ``cfg`` win over the preset's; those the preset's plugin does not
+    accept (e.g. ``backend.max_epochs`` for the ``svi`` backend) are left out, with a warning.
+
+    Raises
+    ------
+    ConfigError
+        On an unknown preset; the message lists them.
+    """
+    if name not in PRESETS:
+        raise ConfigError(f"unknown model preset {name!r}; available: {', '.join(PRESETS)}")
+    preset = PRESETS[name]
+    out = copy.deepcopy(dict(cfg))
+    out["model"] = dict(preset["model"])
+    for kind in ("encoder", "prior", "decoder", "backend"):
+        plugin = out["model"][kind]
+        accepted = registry.default_params(registry.load(kind, plugin))
+        given = out.get(kind, {})
+        dropped = sorted(set(given) - set(accepted))
+        if dropped:
+            log.warning("preset %s: %s %r has no hyperparameter(s) %s; ignored for this preset",
+                        name, kind, plugin, dropped)
+        out[kind] = {**preset.get(kind, {}), **{k: v for k, v in given.items() if k in accepted}}
+    out["preset"] = name
+    return out
+
+
+def preset_available(name: str) -> bool:
+    """Whether every plugin preset ``name`` names is installed."""
+    return all(v in registry.available(k) for k, v in PRESETS[name]["model"].items())
+
+
 def resolve(cfg: Mapping[str, Any]) -> dict[str, Any]:
     """Validate ``cfg`` and fill every plugin hyperparameter with its default.
+
+    The result records ``quick: true|false``, so smoke-test runs are marked as such.
 
     Raises
     ------
@@ -141,9 +215,16 @@ def resolve(cfg: Mapping[str, Any]) -> dict[str, Any]:
     for (sec, key), choices in _CHOICES.items():
         if out[sec][key] not in choices:
             raise ConfigError(f"{sec}.{key}={out[sec][key]!r}; expected one of {list(choices)}")
-    if not isinstance(out["cv"]["folds"], int) or out["cv"]["folds"] < 2:
-        raise ConfigError(f"cv.folds={out['cv']['folds']!r}; expected an integer >= 2")
-    if out.pop("quick", False):
+    folds = out["cv"]["folds"]
+    if not isinstance(folds, int) or isinstance(folds, bool) or not 2 <= folds <= MAX_FOLDS:
+        raise ConfigError(f"cv.folds={folds!r}; expected an integer from 2 to {MAX_FOLDS} "
+                          "(the number of homologue pairs, which share a fold)")
+    if not isinstance(out["seed"], int) or isinstance(out["seed"], bool) or out["seed"] < 0:
+        raise ConfigError(f"seed={out['seed']!r}; expected a non-negative integer")
+    if not isinstance(out["target"], str) or not out["target"].strip():
+        raise ConfigError(f"target={out['target']!r}; expected enigma:<name> or a CSV path")
+    out["quick"] = bool(out.get("quick", False))
+    if out["quick"]:
         accepted = registry.default_params(registry.load("backend", out["model"]["backend"]))
         out["backend"] = {**{k: v for k, v in QUICK.items() if k in accepted}, **out["backend"]}
     for kind in ("encoder", "prior", "decoder", "backend"):

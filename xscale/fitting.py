@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
 from xscale import registry
-from xscale.errors import IncompatibleModelError
+from xscale.errors import ConfigError, IncompatibleModelError
 from xscale.interfaces import Backend, BrainData, Components, FitResult, ModelSpec
 
 
 def check_train_mask(data: BrainData, train_mask: np.ndarray, min_regions: int = 4) -> np.ndarray:
     """Validate a training mask and return it as an (R,) bool ndarray.
+
+    Parameters
+    ----------
+    data : BrainData
+        Must have a target.
+    train_mask : (R,) bool ndarray
+        True for regions whose target may be used in fitting.
+    min_regions : int
+        Smallest allowed number of training regions.
 
     Raises
     ------
@@ -31,8 +42,14 @@ def check_train_mask(data: BrainData, train_mask: np.ndarray, min_regions: int =
     return mask
 
 
+def fits_prior(backend_cls: type[Backend], prior: str) -> bool:
+    """Whether a backend class declares it can fit ``prior``."""
+    ok = getattr(backend_cls, "compatible_priors", None)
+    return ok is None or prior in ok
+
+
 def check_compatible(spec: ModelSpec) -> None:
-    """Fail before training when the backend cannot fit the spec's prior.
+    """Fail before any data is read or model trained if the spec cannot be fitted.
 
     Raises
     ------
@@ -40,15 +57,29 @@ def check_compatible(spec: ModelSpec) -> None:
         If a named plugin is not installed (the message lists the installed ones).
     IncompatibleModelError
         If the backend does not support the prior; the message lists those it does.
+    ConfigError
+        If a hyperparameter has the wrong type or lies outside its range.
     """
     for kind in ("encoder", "prior", "decoder"):
         registry.load(kind, getattr(spec, kind))
     backend_cls = registry.load("backend", spec.backend)
     ok = backend_cls.compatible_priors
-    if ok is not None and spec.prior not in ok:
+    if not fits_prior(backend_cls, spec.prior):
+        able = [name for name in registry.available("backend") if fits_prior(registry.load("backend", name), spec.prior)]
         raise IncompatibleModelError(
-            f"backend {spec.backend!r} cannot fit prior {spec.prior!r}; it works with priors {list(ok)}"
+            f"backend {spec.backend!r} cannot fit prior {spec.prior!r}; it works with priors {list(ok)}. "
+            f"Backends that fit prior {spec.prior!r}: {', '.join(able) or 'none installed'}"
         )
+    backend_cls.validate(spec)
+    try:  # constructors check their hyperparameters' ranges; structural sizes are placeholders
+        encoder = registry.build("encoder", spec.encoder, spec.encoder_params, 1)
+        registry.build("decoder", spec.decoder, spec.decoder_params, encoder.latent_dim)
+        registry.build("prior", spec.prior, spec.prior_params)
+        registry.build("backend", spec.backend, spec.backend_params)
+    except ValueError as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(str(exc)) from exc
 
 
 def build_components(spec: ModelSpec, data: BrainData) -> Components:
@@ -59,10 +90,19 @@ def build_components(spec: ModelSpec, data: BrainData) -> Components:
     return Components(encoder, prior, decoder)
 
 
+def hide_held_out(data: BrainData, train_mask: np.ndarray) -> BrainData:
+    """``data`` with the target set to NaN outside ``train_mask``: what a backend may see."""
+    target = data.target.clone()
+    target[torch.as_tensor(~train_mask)] = float("nan")
+    return replace(data, target=target)
+
+
 def fit_model(data: BrainData, spec: ModelSpec, train_mask: np.ndarray, seed: int) -> FitResult:
     """Build fresh components under ``seed`` and fit them on the ``train_mask`` regions.
 
-    The same data, spec, mask and seed give identical results on CPU.
+    The backend receives the data with every held-out target replaced by NaN, so no plugin
+    can use a held-out region's value, by design rather than by convention. The same data,
+    spec, mask and seed give identical results on CPU.
 
     Parameters
     ----------
@@ -78,7 +118,8 @@ def fit_model(data: BrainData, spec: ModelSpec, train_mask: np.ndarray, seed: in
     """
     check_compatible(spec)
     mask = check_train_mask(data, train_mask)
+    visible = hide_held_out(data, mask)
     torch.manual_seed(seed)
-    components = build_components(spec, data)
+    components = build_components(spec, visible)
     backend: Backend = registry.build("backend", spec.backend, spec.backend_params)
-    return backend.fit(data, components, mask, seed)
+    return backend.fit(visible, components, mask, seed)

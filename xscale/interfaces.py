@@ -1,6 +1,6 @@
 """The plugin contract: data container, model components and fitting backends.
 
-Shapes used throughout (see ``ARCHITECTURE.md``):
+Shapes used throughout:
 
 * ``R`` regions (68 Desikan-Killiany cortical parcels: 34 left then 34 right),
 * ``G`` genes, ``K`` latent dimensions,
@@ -164,8 +164,8 @@ class Components(NamedTuple):
 class ModelSpec:
     """Names (entry points) and hyperparameters of a model's components and backend.
 
-    ``*_params`` hold only the values that differ from each plugin's defaults; the
-    resolved values are written to every run's ``config.json``.
+    ``*_params`` may hold every hyperparameter (as :func:`xscale.config.resolve` gives them)
+    or only those that differ from the plugin's defaults; missing ones take the defaults.
     """
 
     encoder: str = "gnn"
@@ -192,7 +192,9 @@ class FitResult:
     history : dict of str to list of float
         Per-epoch (or per-step) training curves, e.g. ``loss``, ``val_r``.
     prediction_scale : (R,) ndarray or None
-        Predictive standard deviation, for probabilistic backends.
+        Posterior-predictive standard deviation, for probabilistic backends.
+    interval_95 : (2, R) ndarray or None
+        2.5 % and 97.5 % posterior-predictive quantiles, for probabilistic backends.
     info : dict
         Backend-specific facts (epochs run, best epoch, ...), JSON-serialisable.
     """
@@ -201,6 +203,7 @@ class FitResult:
     latent: np.ndarray
     history: dict[str, list[float]] = field(default_factory=dict)
     prediction_scale: np.ndarray | None = None
+    interval_95: np.ndarray | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
 
@@ -212,6 +215,14 @@ class Backend(ABC):
     """
 
     compatible_priors: ClassVar[tuple[str, ...] | None] = None
+
+    @classmethod
+    def validate(cls, spec: ModelSpec) -> None:
+        """Raise IncompatibleModelError before any training if ``spec`` cannot be fitted.
+
+        The default accepts any spec whose prior is in ``compatible_priors`` (checked by the
+        core); backends override this for further limits (e.g. NUTS and the latent dimension).
+        """
 
     @abstractmethod
     def fit(self, data: BrainData, components: Components, train_mask: np.ndarray, seed: int) -> FitResult:

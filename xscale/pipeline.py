@@ -1,7 +1,8 @@
-"""Runs: ``fit`` (one model, one map -> run directory) and ``reproduce`` (every embedded map)."""
+"""Runs: ``fit`` (one model, one map -> run directory) and ``reproduce`` (models x embedded maps)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -11,16 +12,21 @@ import pandas as pd
 
 from xscale import config as config_mod
 from xscale import provenance
+from xscale.data.atlas import load_atlas
 from xscale.data.brain import DataReport, load_brain_data
-from xscale.data.targets import ENIGMA_MAPS
+from xscale.data.targets import ENIGMA_MAPS, load_target
+from xscale.errors import ConfigError
 from xscale.evaluate.cv import Evaluation, evaluate
 from xscale.fitting import check_compatible
 from xscale.interfaces import BrainData
 from xscale.plotting import predicted_vs_observed
 from xscale.rundir import staged_directory, write_csv, write_json, write_text_atomic
 
-IN_SAMPLE_LABEL = "in-sample fit on every region (the paper's protocol): goodness of fit, not a prediction"
+IN_SAMPLE_LABEL = ("in-sample fit on the regions with a target (the paper's protocol; a backend may set aside "
+                   "part of them for early stopping, see training): goodness of fit, not a prediction")
 CV_LABEL = "out-of-sample: spatially blocked k-fold CV, contiguous blocks, homologues held out together"
+QUICK_BANNER = ("QUICK SMOKE-TEST SETTINGS (--quick): few training steps; these numbers are not the "
+                "paper's protocol and must not be reported.")
 
 PAPER = {"target": "ADNI Alzheimer's disease thinning map (NC 926, AD 426)", "r2": 0.8604, "r": 0.9439,
          "protocol": "in-sample"}
@@ -31,11 +37,49 @@ ADNI_NOTE = (
     "(see data_manifest.json, 'restricted'). Support for running them is a planned feature."
 )
 
+Progress = Callable[[str], None]
+
+
+def target_slug(target: str) -> str:
+    """File-system-safe short name of a target: ``enigma:scz`` -> ``scz``, ``/a/b/my map.csv`` -> ``my_map``."""
+    base = target.split(":", 1)[1] if target.startswith("enigma:") else Path(target).stem
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", base).strip("._") or "target"
+
+
+def describe_target(target: str) -> str:
+    """Disorder name for an embedded map, the file name for a user map."""
+    return ENIGMA_MAPS.get(target.split(":", 1)[1], "") if target.startswith("enigma:") else Path(target).name
+
+
+def preflight_targets(targets: list[str]) -> list[str]:
+    """Check every target (checksum, format, region names) before any model is fitted.
+
+    Returns
+    -------
+    list of str
+        The targets, empty names removed.
+
+    Raises
+    ------
+    ConfigError
+        If no target remains.
+    DataIntegrityError, DataFormatError, FileNotFoundError
+        As :func:`xscale.data.targets.load_target`, for the first bad target.
+    """
+    names = [t.strip() for t in targets if t and t.strip()]
+    if not names:
+        raise ConfigError("no target given; expected enigma:<name> or CSV paths")
+    for t in names:
+        load_target(t, load_atlas().regions)
+    return names
+
 
 def _metrics(cfg: Mapping[str, Any], data: BrainData, report: DataReport, ev: Evaluation) -> dict:
     return {
         "target": cfg["target"],
         "model": dict(cfg["model"]),
+        "preset": cfg.get("preset"),
+        "quick": bool(cfg.get("quick")),
         "n_regions_scored": int(data.target_mask.sum()),
         "in_sample": {**ev.in_sample_score, "label": IN_SAMPLE_LABEL},
         "blocked_cv": {**ev.cv_score, "folds": int(cfg["cv"]["folds"]), "label": CV_LABEL, "per_fold": ev.folds},
@@ -47,37 +91,60 @@ def _metrics(cfg: Mapping[str, Any], data: BrainData, report: DataReport, ev: Ev
 
 
 def write_run(directory: Path, cfg: Mapping[str, Any], data: BrainData, report: DataReport, ev: Evaluation,
-              started: str, seed: int) -> dict:
-    """Write one run's files into ``directory`` (already a staging directory); return metrics."""
+              started: str) -> dict:
+    """Write one run's files into ``directory`` (inside a staging directory) and return its metrics.
+
+    Parameters
+    ----------
+    directory : Path
+    cfg : mapping
+        Resolved configuration.
+    data : BrainData
+    report : DataReport
+    ev : Evaluation
+    started : str
+        ISO start time, for provenance.
+    """
     y = data.target.numpy().astype(float)
     metrics = _metrics(cfg, data, report, ev)
     write_text_atomic(directory / "config.json", config_mod.dumps(cfg))
     write_json(directory / "metrics.json", metrics)
+    nan = np.full((2, data.n_regions), np.nan)
+    ins_iv = ev.in_sample.interval_95 if ev.in_sample.interval_95 is not None else nan
+    oof_iv = ev.oof_interval if ev.oof_interval is not None else nan
     write_csv(directory / "predictions.csv", pd.DataFrame({
-        "region": data.regions, "observed": y, "predicted_in_sample": ev.in_sample.prediction,
-        "predicted_out_of_fold": ev.oof_prediction, "cv_fold": ev.fold_of}))
+        "region": data.regions, "observed": y, "fitted_in_sample": ev.in_sample.prediction,
+        "predicted_out_of_fold": ev.oof_prediction, "cv_fold": ev.fold_of,
+        "fitted_lower_95": ins_iv[0], "fitted_upper_95": ins_iv[1],
+        "out_of_fold_lower_95": oof_iv[0], "out_of_fold_upper_95": oof_iv[1]}))
     lat = ev.in_sample.latent
-    write_csv(directory / "latent.csv", pd.DataFrame(lat, columns=[f"z{k}" for k in range(lat.shape[1])])
-              .assign(region=list(data.regions))[["region"] + [f"z{k}" for k in range(lat.shape[1])]])
+    cols = [f"z{k}" for k in range(lat.shape[1])]
+    write_csv(directory / "latent.csv", pd.DataFrame(lat, columns=cols).assign(region=list(data.regions))[["region"] + cols])
     write_json(directory / "history.json", ev.in_sample.history)
-    m = cfg["model"]
-    name = cfg["target"]
-    disorder = ENIGMA_MAPS.get(name.split(":", 1)[1], "") if name.startswith("enigma:") else Path(name).name
+    m, name = cfg["model"], cfg["target"]
+    units = "-Cohen's d" if name.startswith("enigma:") else "map units"
+    title = f"{name} ({describe_target(name)}): {m['encoder']}/{m['prior']}/{m['decoder']}/{m['backend']}"
     predicted_vs_observed(y, ev.in_sample.prediction, ev.oof_prediction, np.array([r[0] for r in data.regions]),
-                          metrics, f"{name} ({disorder}): {m['encoder']}/{m['prior']}/{m['decoder']}/{m['backend']}",
-                          directory / "prediction.png")
-    write_json(directory / "provenance.json", provenance.collect(seed, report.hashes, started))
+                          metrics, ("[QUICK SMOKE TEST] " if cfg.get("quick") else "") + title,
+                          directory / "prediction.png", units=units)
+    write_json(directory / "provenance.json", provenance.collect(cfg["seed"], report.hashes, started))
     return metrics
 
 
-def fit(cfg: Mapping[str, Any], out: str | Path, overwrite: bool = False,
-        on_fit: Callable[[str], None] | None = None) -> dict:
+def _run(cfg: Mapping[str, Any], directory: Path, started: str, on_fit: Progress | None) -> tuple[dict, dict]:
+    d = cfg["data"]
+    data, report = load_brain_data(cfg["target"], d["panel"], d["missing_regions"], d["normalise"])
+    ev = evaluate(data, config_mod.model_spec(cfg), cfg["seed"], cfg["cv"]["folds"], on_fit)
+    return write_run(directory, cfg, data, report, ev, started), report.hashes
+
+
+def fit(cfg: Mapping[str, Any], out: str | Path, overwrite: bool = False, on_fit: Progress | None = None) -> dict:
     """Fit one model on one map, in-sample and under blocked CV, and write a run directory.
 
-    The directory holds ``metrics.json``, ``predictions.csv`` (region, observed, predicted
-    in-sample, predicted out-of-fold, fold), ``latent.csv`` (R x K), ``history.json``,
-    ``prediction.png``, the resolved ``config.json`` and ``provenance.json``. It appears only
-    when complete.
+    The directory holds ``metrics.json``, ``predictions.csv`` (region, observed, fitted
+    in-sample, predicted out-of-fold, fold, 95 % intervals where the backend gives them),
+    ``latent.csv`` (R x K), ``history.json``, ``prediction.png``, the resolved
+    ``config.json`` and ``provenance.json``. It appears only when complete.
 
     Parameters
     ----------
@@ -87,6 +154,8 @@ def fit(cfg: Mapping[str, Any], out: str | Path, overwrite: bool = False,
         Run directory to create.
     overwrite : bool
         Replace an existing directory (only once the new one is complete).
+    on_fit : callable, optional
+        Called after each of the ``folds + 1`` fits.
 
     Returns
     -------
@@ -97,72 +166,101 @@ def fit(cfg: Mapping[str, Any], out: str | Path, overwrite: bool = False,
     ------
     FileExistsError
         If ``out`` exists and ``overwrite`` is False.
-    ConfigError, PluginNotFoundError, IncompatibleModelError
+    ConfigError, PluginNotFoundError, IncompatibleModelError, DataIntegrityError, DataFormatError
         Before any training.
     """
     started = provenance.now()
     resolved = config_mod.resolve(cfg)
-    spec = config_mod.model_spec(resolved)
-    check_compatible(spec)
+    check_compatible(config_mod.model_spec(resolved))
+    preflight_targets([resolved["target"]])
     with staged_directory(out, overwrite) as stage:
-        d = resolved["data"]
-        data, report = load_brain_data(resolved["target"], d["panel"], d["missing_regions"], d["normalise"])
-        ev = evaluate(data, spec, resolved["seed"], resolved["cv"]["folds"], on_fit)
-        return write_run(stage, resolved, data, report, ev, started, resolved["seed"])
+        return _run(resolved, stage, started, on_fit)[0]
 
 
 def results_table(rows: list[dict]) -> str:
-    """Markdown table of reproduce results: in-sample beside blocked-CV numbers."""
+    """Markdown table: per map and model, in-sample fit beside blocked-CV prediction."""
     lines = [
-        "| target | disorder | n regions | in-sample R^2 | in-sample r | blocked-CV R^2 | blocked-CV r |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| target | disorder | model | n regions | in-sample R^2 | in-sample r | blocked-CV R^2 | blocked-CV r "
+        "| blocked-CV 95% coverage |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        lines.append(f"| {r['target']} | {r['disorder']} | {r['n_regions']} | {r['in_sample_r2']:.3f} | "
-                     f"{r['in_sample_r']:.3f} | {r['cv_r2']:.3f} | {r['cv_r']:.3f} |")
+        cov = "-" if r.get("cv_coverage_95") is None else f"{r['cv_coverage_95']:.2f}"
+        lines.append(f"| {r['target']} | {r['disorder']} | {r['model']} | {r['n_regions']} | {r['in_sample_r2']:.3f} | "
+                     f"{r['in_sample_r']:.3f} | {r['cv_r2']:.3f} | {r['cv_r']:.3f} | {cov} |")
     return "\n".join(lines) + "\n"
 
 
-def reproduce(cfg: Mapping[str, Any], out: str | Path, targets: list[str] | None = None, overwrite: bool = False,
-              on_target: Callable[[str], None] | None = None, on_fit: Callable[[str], None] | None = None) -> dict:
-    """Run the configured model on every embedded ENIGMA map and tabulate the results.
+def reproduce(cfg: Mapping[str, Any], out: str | Path, targets: list[str] | None = None,
+              models: list[str] | None = None, overwrite: bool = False,
+              on_run: Callable[[str, str], None] | None = None, on_fit: Progress | None = None) -> dict:
+    """Run each model preset on each map and tabulate in-sample beside out-of-sample numbers.
 
-    Writes ``results.md``, ``results.json``, ``runs/<map>/`` (one run directory each, see
-    :func:`fit`) and ``figures/<map>.png`` under ``out``, which appears only when complete.
+    Writes ``results.md``, ``results.json``, ``runs/<model>/<map>/`` (see :func:`fit`) and
+    ``figures/<model>-<map>.png`` under ``out``, which appears only when complete.
+
+    Parameters
+    ----------
+    cfg : mapping
+        Base configuration (:func:`xscale.config.build`); each preset sets the model section.
+    out : path
+    targets : list of str, optional
+        Default: the 8 embedded ENIGMA maps.
+    models : list of str, optional
+        Presets from :data:`xscale.config.PRESETS`; default: every preset whose plugins are
+        installed.
+    overwrite : bool
+    on_run : callable, optional
+        Called with (model, target) before each run.
+    on_fit : callable, optional
+        Called after each fit.
 
     Returns
     -------
     dict
-        ``{'rows': [...], 'paper': {...}, 'adni_note': str}``.
+        ``{'rows': [...], 'paper': {...}, 'adni_note': str, 'configs': {...}, 'provenance': {...}}``.
+
+    Raises
+    ------
+    ConfigError, PluginNotFoundError, IncompatibleModelError, DataIntegrityError, DataFormatError,
+    FileNotFoundError
+        Before the first fit, for any bad model or target.
+    FileExistsError
+        If ``out`` exists and ``overwrite`` is False.
     """
     started = provenance.now()
-    targets = targets or [f"enigma:{k}" for k in ENIGMA_MAPS]
-    resolved0 = config_mod.resolve(cfg)
-    check_compatible(config_mod.model_spec(resolved0))
-    rows = []
+    targets = preflight_targets(targets or [f"enigma:{k}" for k in ENIGMA_MAPS])
+    models = models or [m for m in config_mod.PRESETS if config_mod.preset_available(m)]
+    configs = {m: config_mod.resolve(config_mod.with_preset(cfg, m)) for m in models}
+    for m in models:
+        check_compatible(config_mod.model_spec(configs[m]))
+    rows, hashes = [], {}
     with staged_directory(out, overwrite) as stage:
+        (stage / "figures").mkdir()
         for t in targets:
-            if on_target:
-                on_target(t)
-            resolved = {**resolved0, "target": t}
-            d = resolved["data"]
-            data, report = load_brain_data(t, d["panel"], d["missing_regions"], d["normalise"])
-            ev = evaluate(data, config_mod.model_spec(resolved), resolved["seed"], resolved["cv"]["folds"], on_fit)
-            name = t.split(":", 1)[-1]
-            m = write_run(stage / "runs" / name, resolved, data, report, ev, started, resolved["seed"])
-            (stage / "figures").mkdir(exist_ok=True)
-            shutil.copyfile(stage / "runs" / name / "prediction.png", stage / "figures" / f"{name}.png")
-            rows.append({"target": t, "disorder": ENIGMA_MAPS.get(name, name), "n_regions": m["n_regions_scored"],
-                         "in_sample_r2": m["in_sample"]["r2"], "in_sample_r": m["in_sample"]["r"],
-                         "cv_r2": m["blocked_cv"]["r2"], "cv_r": m["blocked_cv"]["r"]})
-        model = resolved0["model"]
-        md = (f"# xscale reproduce: {model['encoder']}/{model['prior']}/{model['decoder']}/{model['backend']}\n\n"
-              f"In-sample numbers are goodness of fit on every region (the paper's protocol), not predictions. "
-              f"Out-of-sample numbers come from spatially blocked {resolved0['cv']['folds']}-fold CV with "
-              f"homologous regions held out together.\n\n" + results_table(rows) +
+            for m in models:
+                if on_run:
+                    on_run(m, t)
+                run_dir = stage / "runs" / m / target_slug(t)
+                metrics, h = _run({**configs[m], "target": t}, run_dir, started, on_fit)
+                hashes.update(h)
+                shutil.copyfile(run_dir / "prediction.png", stage / "figures" / f"{m}-{target_slug(t)}.png")
+                rows.append({"target": t, "disorder": describe_target(t), "model": m,
+                             "n_regions": metrics["n_regions_scored"],
+                             "in_sample_r2": metrics["in_sample"]["r2"], "in_sample_r": metrics["in_sample"]["r"],
+                             "cv_r2": metrics["blocked_cv"]["r2"], "cv_r": metrics["blocked_cv"]["r"],
+                             "cv_coverage_95": metrics["blocked_cv"].get("coverage_95")})
+        quick = any(c["quick"] for c in configs.values())
+        folds = next(iter(configs.values()))["cv"]["folds"]
+        md = ("# xscale reproduce\n\n" + (f"**{QUICK_BANNER}**\n\n" if quick else "") +
+              "In-sample numbers are goodness of fit (the paper's protocol), not predictions. Out-of-sample "
+              f"numbers come from spatially blocked {folds}-fold CV with homologous regions held out together. "
+              "Models: " + "; ".join(f"{m} = {c['model']['encoder']}/{c['model']['prior']}/{c['model']['decoder']}/"
+                                      f"{c['model']['backend']}" for m, c in configs.items()) + ".\n\n" +
+              results_table(rows) +
               f"\nPaper (in-sample, {PAPER['target']}): R^2 = {PAPER['r2']}, r = {PAPER['r']}.\n\n{ADNI_NOTE}\n")
-        result = {"rows": rows, "paper": PAPER, "adni_note": ADNI_NOTE, "config": resolved0,
-                  "provenance": provenance.collect(resolved0["seed"], {}, started)}
+        result = {"rows": rows, "quick": quick, "paper": PAPER, "adni_note": ADNI_NOTE, "configs": configs,
+                  "provenance": provenance.collect(next(iter(configs.values()))["seed"], hashes, started)}
         write_text_atomic(stage / "results.md", md)
         write_json(stage / "results.json", result)
     return result

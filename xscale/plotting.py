@@ -14,7 +14,8 @@ import numpy as np  # noqa: E402
 
 
 def predicted_vs_observed(observed: np.ndarray, in_sample: np.ndarray, out_of_fold: np.ndarray,
-                          hemisphere: np.ndarray, scores: dict, title: str, path: str | Path) -> Path:
+                          hemisphere: np.ndarray, scores: dict, title: str, path: str | Path,
+                          units: str = "-Cohen's d") -> Path:
     """Two scatter panels: the paper-style in-sample fit and the blocked-CV prediction.
 
     Parameters
@@ -28,6 +29,8 @@ def predicted_vs_observed(observed: np.ndarray, in_sample: np.ndarray, out_of_fo
         What and on which data, e.g. ``"enigma:scz - schizophrenia (ENIGMA), gnn/laplacian/mlp/adam"``.
     path : str or Path
         PNG destination, written atomically.
+    units : str
+        Units of the map for the axis labels (ENIGMA maps: ``-Cohen's d``).
     """
     ok = np.isfinite(observed) & np.isfinite(out_of_fold)
     fig, axes = plt.subplots(1, 2, figsize=(9, 4.4), sharex=True, sharey=True, constrained_layout=True)
@@ -48,9 +51,9 @@ def predicted_vs_observed(observed: np.ndarray, in_sample: np.ndarray, out_of_fo
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
         ax.set_title(f"{label}\n$R^2$ = {sc['r2']:.3f}, r = {sc['r']:.3f}, n = {int(ok.sum())} regions", fontsize=9)
-        ax.set_xlabel("observed thinning (-Cohen's d, patients vs controls)")
+        ax.set_xlabel(f"observed thinning ({units}; positive = thinner in patients)")
         ax.legend(fontsize=7, loc="upper left")
-    axes[0].set_ylabel("predicted thinning")
+    axes[0].set_ylabel(f"fitted (left) / predicted (right) thinning ({units})")
     fig.suptitle(title, fontsize=10)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

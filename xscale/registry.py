@@ -80,10 +80,19 @@ def default_params(cls: type) -> dict[str, Any]:
 def resolve_params(kind: str, name: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
     """Plugin defaults overlaid with ``params``.
 
+    Parameters
+    ----------
+    kind : {'encoder', 'prior', 'decoder', 'backend'}
+    name : str
+        Entry-point name.
+    params : mapping, optional
+        Values that differ from the defaults.
+
     Raises
     ------
     ConfigError
-        If ``params`` holds a key the plugin does not accept; the message lists the valid keys.
+        If ``params`` holds a key the plugin does not accept (the message lists the valid
+        keys), or a value whose type differs from the default's (an int is accepted for a float).
     """
     defaults = default_params(load(kind, name))
     unknown = sorted(set(params or {}) - set(defaults))
@@ -91,10 +100,35 @@ def resolve_params(kind: str, name: str, params: Mapping[str, Any] | None) -> di
         raise ConfigError(
             f"{kind} {name!r} has no hyperparameter(s) {unknown}; valid: {sorted(defaults)}"
         )
-    return {**defaults, **dict(params or {})}
+    out = {**defaults, **dict(params or {})}
+    for key, value in (params or {}).items():
+        default = defaults[key]
+        if default is None or value is None:
+            continue
+        want = type(default)
+        ok = isinstance(value, want) and not (want is not bool and isinstance(value, bool))
+        if want is float and isinstance(value, int) and not isinstance(value, bool):
+            out[key], ok = float(value), True
+        if not ok:
+            raise ConfigError(f"{kind}.{key}={value!r}: expected {want.__name__} (default {default!r})")
+    return out
 
 
 def build(kind: str, name: str, params: Mapping[str, Any] | None = None, *args: Any) -> Any:
-    """Instantiate plugin ``name`` of ``kind`` with structural ``args`` and resolved ``params``."""
+    """Instantiate plugin ``name`` of ``kind``.
+
+    Parameters
+    ----------
+    kind, name : str
+    params : mapping, optional
+        Hyperparameters (validated by :func:`resolve_params`).
+    *args
+        Structural positional arguments, e.g. ``in_features`` (G) for an encoder.
+
+    Raises
+    ------
+    PluginNotFoundError, ConfigError
+        As :func:`load` and :func:`resolve_params`; ValueError from the plugin on a bad value.
+    """
     cls = load(kind, name)
     return cls(*args, **resolve_params(kind, name, params))

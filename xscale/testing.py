@@ -20,6 +20,7 @@ Example, in a plugin's tests::
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any, Callable, Mapping
 
@@ -104,7 +105,8 @@ def check_prior(name: str, latent_dim: int = 8, params: Mapping[str, Any] | None
 
 
 def check_backend(spec: ModelSpec) -> FitResult:
-    """Backend contract on real data: shapes, seeded determinism, held-out regions predicted, bad masks raise."""
+    """Backend contract on real data: shapes, seeded determinism, held-out regions predicted from
+    nothing but the training targets (changing held-out values changes nothing), bad masks raise."""
     data = real_data()
     mask = data.target_mask.copy()
     mask[:5] = False
@@ -115,6 +117,11 @@ def check_backend(spec: ModelSpec) -> FitResult:
     assert a.latent.ndim == 2 and a.latent.shape[0] == R, f"backend {spec.backend!r}: latent shape {a.latent.shape}"
     b = fit_model(data, spec, mask, seed=0)
     assert np.array_equal(a.prediction, b.prediction), f"backend {spec.backend!r}: same seed, different predictions"
+    poisoned = data.target.clone()
+    poisoned[:5] = 100.0
+    c = fit_model(replace(data, target=poisoned), spec, mask, seed=0)
+    assert np.array_equal(a.prediction, c.prediction), \
+        f"backend {spec.backend!r}: held-out targets changed the predictions (leakage)"
     _raises_value_error(lambda: fit_model(data, spec, mask[:-1], seed=0), f"backend {spec.backend!r} ((R-1,) mask)")
     _raises_value_error(lambda: fit_model(data, spec, mask.astype(int), seed=0), f"backend {spec.backend!r} (int mask)")
     return a

@@ -29,9 +29,13 @@ class Evaluation:
     fold_of : (R,) int ndarray
         Fold in which each region was tested (-1: no target).
     cv_score : dict
-        ``r2``, ``r``, ``p``, ``n`` of the pooled out-of-fold predictions.
+        ``r2``, ``r``, ``p``, ``n`` of the pooled out-of-fold predictions, plus
+        ``coverage_95`` (share of held-out observed values inside their 95 % posterior-predictive
+        interval) for probabilistic backends.
     folds : list of dict
         Per fold: ``fold``, ``n_test``, ``test_regions``, ``r2``, ``r``, ``p``.
+    oof_interval : (2, R) ndarray
+        Out-of-fold 95 % interval (NaN for backends without uncertainty).
     """
 
     in_sample: FitResult
@@ -40,6 +44,14 @@ class Evaluation:
     fold_of: np.ndarray
     cv_score: dict
     folds: list[dict] = field(default_factory=list)
+    oof_interval: np.ndarray | None = None
+
+
+def coverage(observed: np.ndarray, interval: np.ndarray | None) -> float | None:
+    """Share of ``observed`` (n,) inside ``interval`` (2, n); None without an interval."""
+    if interval is None or not np.isfinite(interval).all():
+        return None
+    return float(np.mean((observed >= interval[0]) & (observed <= interval[1])))
 
 
 def undirected_edges(data: BrainData) -> np.ndarray:
@@ -75,9 +87,12 @@ def evaluate(data: BrainData, spec: ModelSpec, seed: int = 0, n_folds: int = 5,
     full = fit_model(data, spec, observed, seed)
     tick("in-sample")
     in_score = score(y[observed], full.prediction[observed])
+    if full.interval_95 is not None:
+        in_score["coverage_95"] = coverage(y[observed], full.interval_95[:, observed])
 
     blocks = blocked_kfold(data.regions, data.centroids.numpy(), undirected_edges(data), n_folds, seed)
     oof = np.full(data.n_regions, np.nan)
+    oof_interval = np.full((2, data.n_regions), np.nan)
     fold_of = np.full(data.n_regions, -1)
     folds = []
     for f, test in enumerate(blocks):
@@ -86,9 +101,13 @@ def evaluate(data: BrainData, spec: ModelSpec, seed: int = 0, n_folds: int = 5,
         train[test] = False
         res = fit_model(data, spec, train, seed)
         oof[test] = res.prediction[test]
+        if res.interval_95 is not None:
+            oof_interval[:, test] = res.interval_95[:, test]
         fold_of[test] = f
         fs = score(y[test], res.prediction[test]) if test.size >= 2 else {"r2": np.nan, "r": np.nan, "p": np.nan, "n": int(test.size)}
         folds.append({"fold": f, "n_test": int(test.size), "test_regions": [data.regions[i] for i in test], **fs})
         tick(f"fold {f + 1}/{len(blocks)}")
     cv = score(y[observed], oof[observed])
-    return Evaluation(full, in_score, oof, fold_of, cv, folds)
+    if full.interval_95 is not None:
+        cv["coverage_95"] = coverage(y[observed], oof_interval[:, observed])
+    return Evaluation(full, in_score, oof, fold_of, cv, folds, oof_interval)

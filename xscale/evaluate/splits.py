@@ -39,8 +39,9 @@ def blocked_kfold(regions: tuple[str, ...], centroids: np.ndarray, edges: np.nda
     Homologue pairs are placed on one mirrored hemisphere (``|x|``, mean of the pair's
     centroids) and joined where either hemisphere's regions touch. ``k`` seeds are spread by
     farthest-point sampling (the first drawn with ``seed``); blocks then grow in turn, each
-    taking the unassigned pair adjacent to it that lies nearest its seed, so every block is a
-    connected patch of cortex of near-equal size.
+    taking the unassigned pair adjacent to it that lies nearest its seed (smallest block
+    first), so every block is a connected patch of cortex. Sizes are balanced as far as
+    contiguity allows (e.g. 18/16/12/10/12 regions for k = 5, seed 0), never more than 2:1.
 
     Parameters
     ----------

@@ -7,6 +7,7 @@ import copy
 import numpy as np
 import torch
 
+from xscale.checks import require
 from xscale.fitting import check_train_mask
 from xscale.interfaces import Backend, BrainData, Components, FitResult
 
@@ -46,6 +47,11 @@ class AdamBackend(Backend):
 
     def __init__(self, *, lr: float = 1e-3, max_epochs: int = 2000, patience: int = 200,
                  val_fraction: float = 0.15, weight_decay: float = 0.0, standardise_target: bool = True):
+        require("AdamBackend", "lr", lr, 0, low_open=True)
+        require("AdamBackend", "max_epochs", max_epochs, 1)
+        require("AdamBackend", "patience", patience, 1)
+        require("AdamBackend", "val_fraction", val_fraction, 0, 0.5)
+        require("AdamBackend", "weight_decay", weight_decay, 0)
         self.lr = lr
         self.max_epochs = max_epochs
         self.patience = patience
@@ -63,6 +69,20 @@ class AdamBackend(Backend):
         return np.setdiff1d(idx, val), val
 
     def fit(self, data: BrainData, components: Components, train_mask: np.ndarray, seed: int) -> FitResult:
+        """Train on ``train_mask`` (R,) regions (minus the validation subset); predict all R.
+
+        Returns
+        -------
+        FitResult
+            ``prediction`` (R,) from ``z = loc`` at the best validation epoch, ``latent`` (R, K),
+            ``history`` with ``loss``, ``mse``, ``val_r`` per epoch, ``info`` with epochs,
+            best epoch and the validation regions.
+
+        Raises
+        ------
+        ValueError
+            On a bad ``train_mask`` (see :func:`xscale.fitting.check_train_mask`).
+        """
         mask = check_train_mask(data, train_mask)
         torch.manual_seed(seed)
         fit_idx, val_idx = self._split(mask, seed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from xscale.checks import require
 from xscale.interfaces import Decoder
 from xscale_gnn._checks import check_matrix
 
@@ -25,6 +26,8 @@ class MLPDecoder(Decoder):
 
     def __init__(self, latent_dim: int, /, *, hidden: int = 32):
         super().__init__()
+        require("MLPDecoder", "latent_dim", latent_dim, 1)
+        require("MLPDecoder", "hidden", hidden, 1)
         self.latent_dim = latent_dim
         self.net = torch.nn.Sequential(torch.nn.Linear(latent_dim, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 1))
 

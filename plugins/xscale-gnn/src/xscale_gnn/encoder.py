@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch_geometric.nn import GCNConv
 
+from xscale.checks import require
 from xscale.interfaces import Encoder
 from xscale_gnn._checks import check_matrix
 
@@ -35,6 +36,9 @@ class GCNEncoder(Encoder):
 
     def __init__(self, in_features: int, /, *, hidden: int = 128, latent_dim: int = 64, dropout: float = 0.0):
         super().__init__()
+        for name, value in (("in_features", in_features), ("hidden", hidden), ("latent_dim", latent_dim)):
+            require("GCNEncoder", name, value, 1)
+        require("GCNEncoder", "dropout", dropout, 0, 1, high_open=True)
         self.in_features = in_features
         self.latent_dim = latent_dim
         self.conv = GCNConv(in_features, hidden)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from xscale.checks import require
 from xscale.interfaces import BrainData, Prior
 
 REDUCTIONS = ("mean", "sum")
@@ -43,6 +44,8 @@ class LaplacianPrior(Prior):
     def __init__(self, *, smoothness: float = 0.1, kl_weight: float = 1.0,
                  edge_reduction: str = "mean", kl_reduction: str = "mean"):
         super().__init__()
+        require("LaplacianPrior", "smoothness", smoothness, 0)
+        require("LaplacianPrior", "kl_weight", kl_weight, 0)
         for name, value in (("edge_reduction", edge_reduction), ("kl_reduction", kl_reduction)):
             if value not in REDUCTIONS:
                 raise ValueError(f"LaplacianPrior: {name}={value!r}; expected one of {REDUCTIONS}")
