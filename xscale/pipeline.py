@@ -70,7 +70,7 @@ def preflight_targets(targets: list[str]) -> list[str]:
     if not names:
         raise ConfigError("no target given; expected enigma:<name> or CSV paths")
     for t in names:
-        load_target(t, load_atlas().regions)
+        load_target(t, load_atlas().regions, log_missing=False)
     return names
 
 
@@ -123,10 +123,10 @@ def write_run(directory: Path, cfg: Mapping[str, Any], data: BrainData, report: 
     write_json(directory / "history.json", ev.in_sample.history)
     m, name = cfg["model"], cfg["target"]
     units = "-Cohen's d" if name.startswith("enigma:") else "map units"
-    title = f"{name} ({describe_target(name)}): {m['encoder']}/{m['prior']}/{m['decoder']}/{m['backend']}"
+    title = f"{name} - {describe_target(name)} - {m['encoder']}/{m['prior']}/{m['decoder']}/{m['backend']}"
     predicted_vs_observed(y, ev.in_sample.prediction, ev.oof_prediction, np.array([r[0] for r in data.regions]),
                           metrics, ("[QUICK SMOKE TEST] " if cfg.get("quick") else "") + title,
-                          directory / "prediction.png", units=units)
+                          directory / "prediction.png", units=units, intervals=(ins_iv, oof_iv))
     write_json(directory / "provenance.json", provenance.collect(cfg["seed"], report.hashes, started))
     return metrics
 

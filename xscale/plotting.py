@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 
 def predicted_vs_observed(observed: np.ndarray, in_sample: np.ndarray, out_of_fold: np.ndarray,
                           hemisphere: np.ndarray, scores: dict, title: str, path: str | Path,
-                          units: str = "-Cohen's d") -> Path:
+                          units: str = "-Cohen's d", intervals: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
     """Two scatter panels: the paper-style in-sample fit and the blocked-CV prediction.
 
     Parameters
@@ -31,18 +31,26 @@ def predicted_vs_observed(observed: np.ndarray, in_sample: np.ndarray, out_of_fo
         PNG destination, written atomically.
     units : str
         Units of the map for the axis labels (ENIGMA maps: ``-Cohen's d``).
+    intervals : pair of (2, R) ndarray, optional
+        In-sample and out-of-fold 95 % intervals, drawn as error bars (probabilistic backends).
     """
     ok = np.isfinite(observed) & np.isfinite(out_of_fold)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4.4), sharex=True, sharey=True, constrained_layout=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.8), sharex=True, sharey=True, constrained_layout=True)
+    ivs = intervals if intervals is not None else (None, None)
     panels = [
-        (in_sample, "in-sample fit (paper protocol)\nnot a prediction", scores["in_sample"], "tab:gray"),
+        (in_sample, "in-sample fit (paper protocol)\nnot a prediction", scores["in_sample"], "tab:gray",
+         "fitted", ivs[0]),
         (out_of_fold, f"out-of-sample: spatially blocked {scores['blocked_cv'].get('folds', '')}-fold CV\n"
-                      "(homologues held out together)", scores["blocked_cv"], "tab:blue"),
+                      "(homologues held out together)", scores["blocked_cv"], "tab:blue", "predicted", ivs[1]),
     ]
-    allv = np.concatenate([observed[ok], in_sample[ok], out_of_fold[ok]])
+    allv = np.concatenate([observed[ok], in_sample[ok], out_of_fold[ok]] +
+                          [iv[:, ok].ravel() for iv in ivs if iv is not None and np.isfinite(iv[:, ok]).all()])
     pad = 0.08 * (allv.max() - allv.min() or 1.0)
     lo, hi = allv.min() - pad, allv.max() + pad
-    for ax, (pred, label, sc, colour) in zip(axes, panels):
+    for ax, (pred, label, sc, colour, kind, iv) in zip(axes, panels):
+        if iv is not None and np.isfinite(iv[:, ok]).all():
+            ax.errorbar(observed[ok], pred[ok], yerr=np.abs(iv[:, ok] - pred[ok]), fmt="none", ecolor=colour,
+                        alpha=0.35, lw=0.8, label="95% interval")
         for hemi, marker in (("L", "o"), ("R", "^")):
             sel = ok & (hemisphere == hemi)
             ax.scatter(observed[sel], pred[sel], s=22, marker=marker, color=colour, alpha=0.8,
@@ -50,10 +58,13 @@ def predicted_vs_observed(observed: np.ndarray, in_sample: np.ndarray, out_of_fo
         ax.plot([lo, hi], [lo, hi], color="k", lw=0.8, ls="--", label="identity")
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
-        ax.set_title(f"{label}\n$R^2$ = {sc['r2']:.3f}, r = {sc['r']:.3f}, n = {int(ok.sum())} regions", fontsize=9)
-        ax.set_xlabel(f"observed thinning ({units}; positive = thinner in patients)")
+        cov = sc.get("coverage_95")
+        extra = "" if cov is None else f", 95% coverage {cov:.2f}"
+        ax.set_title(f"{label}\n$R^2$ = {sc['r2']:.3f}, r = {sc['r']:.3f}, n = {int(ok.sum())} regions{extra}", fontsize=9)
+        ax.set_xlabel(f"observed thinning ({units})\npositive = thinner in patients", fontsize=9)
+        ax.set_ylabel(f"{kind} thinning ({units})", fontsize=9)
+        ax.yaxis.set_tick_params(labelleft=True)
         ax.legend(fontsize=7, loc="upper left")
-    axes[0].set_ylabel(f"fitted (left) / predicted (right) thinning ({units})")
     fig.suptitle(title, fontsize=10)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

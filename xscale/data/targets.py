@@ -107,7 +107,7 @@ def _align(series: pd.Series, regions: tuple[str, ...], source: str) -> np.ndarr
     return series.reindex(list(regions)).to_numpy(dtype=float)
 
 
-def load_target(spec: str, regions: tuple[str, ...]) -> TargetMap:
+def load_target(spec: str, regions: tuple[str, ...], log_missing: bool = True) -> TargetMap:
     """Load a thinning map and align it to ``regions``.
 
     Parameters
@@ -118,6 +118,8 @@ def load_target(spec: str, regions: tuple[str, ...]) -> TargetMap:
     regions : tuple of str, length R
         Region order to align to (a file may list more regions, e.g. all 68 when R = 66
         after dropping unsampled regions; it may not list fewer or unknown ones).
+    log_missing : bool
+        Log the regions without a value (False for a pre-flight check).
 
     Returns
     -------
@@ -150,7 +152,7 @@ def load_target(spec: str, regions: tuple[str, ...]) -> TargetMap:
     full = _align(series, dk, source)
     values = full[[dk.index(r) for r in regions]]
     nan = [regions[i] for i in np.flatnonzero(~np.isfinite(values))]
-    if nan:
+    if nan and log_missing:
         log.warning("%s: %d regions have no value and are excluded from fitting and scoring: %s",
                     source, len(nan), ", ".join(nan))
     return TargetMap(spec, values, source, sha256_bytes(raw))
