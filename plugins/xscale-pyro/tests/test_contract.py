@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import torch
+
 import pytest
 from click.testing import CliRunner
 
@@ -22,6 +24,7 @@ NUTS = ModelSpec(prior="gp", decoder="linear", backend="nuts", encoder_params={"
 def test_prior_and_decoder_contracts():
     testing.check_prior("gp")
     testing.check_prior("gp", params={"kernel": "rbf"})
+    testing.check_prior("gp", params={"kernel": "diffusion"})
     testing.check_decoder("linear")
 
 
@@ -62,3 +65,23 @@ def test_cli_swap_gives_the_same_layout_with_intervals(tmp_path):
     header = (tmp_path / "svi" / "predictions.csv").read_text().splitlines()[0]
     assert header == (tmp_path / "adam" / "predictions.csv").read_text().splitlines()[0]
     assert "95% coverage" in gp.output
+
+
+def test_diffusion_kernel_follows_the_graph():
+    """Adjacent regions covary more than distant ones; the kernel is a valid covariance."""
+    from xscale_pyro.prior import GPPrior
+
+    data = testing.real_data()
+    cov = GPPrior(kernel="diffusion").covariance(data.centroids, 1.0, 1.0, edge_index=data.edge_index)
+    assert torch.allclose(cov, cov.T) and float(torch.linalg.eigvalsh(cov).min()) > 0
+    assert cov.diagonal().mean() == pytest.approx(1.0, abs=1e-3)
+    src, dst = data.edge_index
+    adjacent = cov[src, dst].mean()
+    left, right = torch.arange(34), torch.arange(34, 68)
+    assert adjacent > 5 * cov[left][:, right].abs().mean(), "hemispheres are disconnected in the DK graph"
+
+
+def test_svi_with_diffusion_kernel_runs():
+    spec = ModelSpec(**{**SVI.__dict__, "prior_params": {"kernel": "diffusion"}})
+    res = testing.check_backend(spec)
+    assert res.info["lengthscale"] > 0 and res.info["lengthscale_units"] == "graph steps^2"

@@ -105,8 +105,8 @@ def make_model(problem: Problem, prior: GPPrior, decode: Callable[[torch.Tensor]
     loadings W (G, K) and noise tau learnt (``pyro.param``) or, for MCMC, ``fixed_loadings``.
     ``decode`` maps z (R, K) to f (R,) (see :func:`point_decoder`, :func:`sampled_decoder`).
     """
-    kernel = prior.make_kernel()
     R = problem.centroids.shape[0]
+    kernel = prior.make_kernel(problem.edge_index, R)
     eye = torch.eye(R, dtype=torch.float64)
 
     def model(observe: bool = True) -> torch.Tensor:
@@ -143,16 +143,18 @@ class Posterior:
     lower: np.ndarray  # (R,) 2.5 %
     upper: np.ndarray  # (R,) 97.5 %
     latent: np.ndarray  # (R, K) posterior mean of z
-    hyper: dict  # posterior means of lengthscale (mm), variance, sigma (target units)
+    hyper: dict  # posterior means of lengthscale (with its units), variance, sigma (target units)
 
 
 def summarise(f: torch.Tensor, sigma: torch.Tensor, z: torch.Tensor, lengthscale: torch.Tensor,
-              variance: torch.Tensor, problem: Problem, seed: int) -> Posterior:
+              variance: torch.Tensor, problem: Problem, seed: int, lengthscale_units: str = "mm") -> Posterior:
     """Posterior predictive ``y* = f + sigma * eps`` from S draws.
 
     Parameters
     ----------
     f : (S, R); sigma, lengthscale, variance : (S,); z : (S, K, R)
+    lengthscale_units : str
+        ``'mm'`` for distance kernels, ``'graph steps^2'`` (diffusion time) for the graph kernel.
     """
     g = torch.Generator().manual_seed(seed)
     f = f.reshape(f.shape[0], -1).double()
@@ -162,6 +164,6 @@ def summarise(f: torch.Tensor, sigma: torch.Tensor, z: torch.Tensor, lengthscale
     return Posterior(
         mean=ystar.mean(0).numpy(), sd=ystar.std(0).numpy(), lower=q[0].numpy(), upper=q[1].numpy(),
         latent=z.reshape(z.shape[0], -1, z.shape[-1]).mean(0).T.numpy(),
-        hyper={"lengthscale_mm": float(lengthscale.mean()), "variance": float(variance.mean()),
-               "sigma": float(sigma.mean()) * problem.sd},
+        hyper={"lengthscale": float(lengthscale.mean()), "lengthscale_units": lengthscale_units,
+               "variance": float(variance.mean()), "sigma": float(sigma.mean()) * problem.sd},
     )

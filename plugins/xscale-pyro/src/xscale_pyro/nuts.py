@@ -92,7 +92,8 @@ class NUTSBackend(Backend):
             with torch.no_grad():
                 chains.append(pred(observe=False))
         s = {k: torch.cat([c[k] for c in chains]) for k in chains[0]}
-        post = summarise(s["f"], s["sigma"], s["z"], s["lengthscale"], s["variance"], problem, seed)
+        post = summarise(s["f"], s["sigma"], s["z"], s["lengthscale"], s["variance"], problem, seed,
+                         components.prior.lengthscale_units)
         rhat, ess = {}, {}
         for site in ("f", "sigma", "lengthscale", "variance"):
             x = torch.stack([c[site].reshape(self.num_samples, -1) for c in chains])  # (chains, draws, n)
@@ -101,7 +102,7 @@ class NUTSBackend(Backend):
         return FitResult(
             prediction=post.mean, latent=post.latent, prediction_scale=post.sd,
             interval_95=np.stack([post.lower, post.upper]),
-            history={"lengthscale_mm": s["lengthscale"].reshape(-1).tolist(),
+            history={"lengthscale": s["lengthscale"].reshape(-1).tolist(),
                      "sigma": (s["sigma"].reshape(-1) * problem.sd).tolist()},
             info={"num_samples": self.num_samples, "warmup_steps": self.warmup_steps, "num_chains": self.num_chains,
                   "max_r_hat": max(rhat.values()), "min_ess": min(ess.values()), "r_hat": rhat, "ess": ess,

@@ -32,7 +32,8 @@ class SpatialGPFit:
 
 
 def fit_spatial_gp(maps: torch.Tensor, centroids: torch.Tensor, prior: GPPrior | None = None,
-                   noise_scale: float = 1.0, steps: int = 1000, lr: float = 0.02, seed: int = 0) -> SpatialGPFit:
+                   noise_scale: float = 1.0, steps: int = 1000, lr: float = 0.02, seed: int = 0,
+                   edge_index: torch.Tensor | None = None) -> SpatialGPFit:
     """Fit GP hyperparameters to maps observed on region centroids.
 
     Parameters
@@ -46,6 +47,8 @@ def fit_spatial_gp(maps: torch.Tensor, centroids: torch.Tensor, prior: GPPrior |
     noise_scale : float
         The noise variance has a HalfNormal(noise_scale ** 2) prior.
     steps, lr, seed : SVI settings.
+    edge_index : (2, E) tensor, optional
+        Region graph, for the diffusion kernel.
 
     Returns
     -------
@@ -65,7 +68,7 @@ def fit_spatial_gp(maps: torch.Tensor, centroids: torch.Tensor, prior: GPPrior |
     pyro.clear_param_store()
     pyro.set_rng_seed(seed)
     prior = prior or GPPrior()
-    gpr = gp.models.GPRegression(X, y, prior.make_kernel(), jitter=prior.jitter)
+    gpr = gp.models.GPRegression(X, y, prior.make_kernel(edge_index, X.shape[0]), jitter=prior.jitter)
     gpr.noise = PyroSample(dist.HalfNormal(torch.tensor(noise_scale, dtype=torch.float64) ** 2))
     loss = gp.util.train(gpr, torch.optim.Adam(gpr.parameters(), lr=lr),
                          loss_fn=pyro.infer.Trace_ELBO().differentiable_loss, num_steps=steps)

@@ -76,7 +76,7 @@ class SVIBackend(Backend):
             return AutoLowRankMultivariateNormal(model, rank=self.rank)
         enc = components.encoder.double()
         x, ei = problem.expression, problem.edge_index
-        init = {"lengthscale": float(np.log(components.prior.lengthscale_mm)), "variance": 0.0, "sigma": -1.0}
+        init = {"lengthscale": float(np.log(components.prior.lengthscale_median)), "variance": 0.0, "sigma": -1.0}
 
         def encoder_guide(observe: bool = True):
             for site, loc0 in init.items():  # log-normal factors for the positive hyperparameters
@@ -107,7 +107,8 @@ class SVIBackend(Backend):
                           return_sites=("f", "sigma", "z", "lengthscale", "variance"))
         with torch.no_grad():
             s = pred(observe=False)
-        post = summarise(s["f"], s["sigma"], s["z"], s["lengthscale"], s["variance"], problem, seed)
+        post = summarise(s["f"], s["sigma"], s["z"], s["lengthscale"], s["variance"], problem, seed,
+                         components.prior.lengthscale_units)
         return FitResult(
             prediction=post.mean, latent=post.latent, history={"elbo_loss": elbo}, prediction_scale=post.sd,
             interval_95=np.stack([post.lower, post.upper]),
