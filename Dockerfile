@@ -4,7 +4,7 @@ FROM ${BASE_IMAGE}
 WORKDIR /opt/xscale
 COPY . .
 RUN pip install --no-cache-dir "setuptools<81" torch==2.13.0 \
- && pip install --no-cache-dir -e . -e plugins/xscale-gnn -e plugins/xscale-pyro \
+ && pip install --no-cache-dir -e . -e plugins/xscale-gnn -e plugins/xscale-pyro -e plugins/xscale-baselines \
  && xscale data verify
 ENTRYPOINT ["xscale"]
 CMD ["reproduce", "--out", "/out/reproduce", "--overwrite"]

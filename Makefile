@@ -12,10 +12,10 @@ PIP_EXTRA ?=
 
 .PHONY: install reproduce test quick bench clean
 
-$(STAMP): pyproject.toml plugins/xscale-gnn/pyproject.toml plugins/xscale-pyro/pyproject.toml
+$(STAMP): pyproject.toml plugins/xscale-gnn/pyproject.toml plugins/xscale-pyro/pyproject.toml plugins/xscale-baselines/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip "setuptools<81" wheel
-	$(BIN)/python -m pip install --quiet $(PIP_EXTRA) -e ".[test]" -e plugins/xscale-gnn -e plugins/xscale-pyro
+	$(BIN)/python -m pip install --quiet $(PIP_EXTRA) -e ".[test]" -e plugins/xscale-gnn -e plugins/xscale-pyro -e plugins/xscale-baselines
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -7,7 +7,7 @@ import torch
 
 from xscale import registry
 from xscale.fitting import fit_model, hide_held_out
-from xscale.interfaces import FitResult, ModelSpec
+from xscale.interfaces import Backend, FitResult, ModelSpec
 from xscale.testing import real_data
 
 
@@ -24,13 +24,7 @@ def test_hide_held_out_sets_nan_outside_mask():
 def test_backend_receives_only_training_targets(monkeypatch):
     seen = {}
 
-    class Spy:
-        compatible_priors = None
-
-        @classmethod
-        def validate(cls, spec):
-            pass
-
+    class Spy(Backend):
         def fit(self, data, components, train_mask, seed):
             seen["target"] = data.target.clone()
             n = data.n_regions

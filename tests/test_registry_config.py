@@ -7,7 +7,7 @@ import pytest
 from xscale import config, registry
 from xscale.errors import ConfigError, IncompatibleModelError, PluginNotFoundError
 from xscale.fitting import check_compatible
-from xscale.interfaces import ModelSpec
+from xscale.interfaces import Backend, ModelSpec
 
 
 def test_installed_plugins_are_found():
@@ -57,8 +57,11 @@ def test_config_file_and_errors(tmp_path):
 
 
 def test_incompatible_prior_fails_before_training(monkeypatch):
-    class GPOnly:
+    class GPOnly(Backend):
         compatible_priors = ("gp",)
+
+        def fit(self, data, components, train_mask, seed):
+            raise AssertionError("never reached")
 
     real = registry.load
     monkeypatch.setattr(registry, "load", lambda kind, name: GPOnly if kind == "backend" else real(kind, name))

@@ -55,6 +55,24 @@ PRESETS: dict[str, dict[str, Any]] = {
                "encoder": {"latent_dim": 4}},
 }
 
+#: Baselines (issue: honest validation): self-contained backends, no encoder / prior / decoder.
+BASELINES: dict[str, dict[str, Any]] = {
+    "ridge": {"backend": "ridge"},
+    "pls1": {"backend": "pls", "params": {"components": 1}},
+    "pls": {"backend": "pls", "params": {"components": 0}},
+    "pcr": {"backend": "pcr"},
+    "spatial-gp": {"backend": "spatial-gp"},
+}
+for _name, _b in BASELINES.items():
+    PRESETS[_name] = {"model": {"encoder": None, "prior": None, "decoder": None, "backend": _b["backend"]},
+                      "backend": dict(_b.get("params", {}))}
+DEFAULT_REPRODUCE_MODELS = ("gnn-vae", "gp-svi")
+
+
+def default_models() -> list[str]:
+    """The presets ``xscale reproduce`` runs by default: those of :data:`DEFAULT_REPRODUCE_MODELS` installed."""
+    return [m for m in DEFAULT_REPRODUCE_MODELS if preset_available(m)]
+
 #: Most blocked-CV folds: the 34 DK homologue pairs (a pair always shares a fold).
 MAX_FOLDS = 34
 
@@ -183,7 +201,7 @@ def with_preset(cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
     out["model"] = dict(preset["model"])
     for kind in ("encoder", "prior", "decoder", "backend"):
         plugin = out["model"][kind]
-        accepted = registry.default_params(registry.load(kind, plugin))
+        accepted = registry.default_params(registry.load(kind, plugin)) if plugin else {}
         given = out.get(kind, {})
         dropped = sorted(set(given) - set(accepted))
         if dropped:
@@ -196,7 +214,7 @@ def with_preset(cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
 
 def preset_available(name: str) -> bool:
     """Whether every plugin preset ``name`` names is installed."""
-    return all(v in registry.available(k) for k, v in PRESETS[name]["model"].items())
+    return all(v is None or v in registry.available(k) for k, v in PRESETS[name]["model"].items())
 
 
 def resolve(cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -228,7 +246,12 @@ def resolve(cfg: Mapping[str, Any]) -> dict[str, Any]:
         accepted = registry.default_params(registry.load("backend", out["model"]["backend"]))
         out["backend"] = {**{k: v for k, v in QUICK.items() if k in accepted}, **out["backend"]}
     for kind in ("encoder", "prior", "decoder", "backend"):
-        out[kind] = registry.resolve_params(kind, out["model"][kind], out[kind])
+        name = out["model"][kind]
+        if name is None:
+            if out[kind]:
+                raise ConfigError(f"{kind} hyperparameters {sorted(out[kind])} given, but the model has no {kind}")
+            continue
+        out[kind] = registry.resolve_params(kind, name, out[kind])
     return out
 
 

@@ -43,8 +43,10 @@ def check_train_mask(data: BrainData, train_mask: np.ndarray, min_regions: int =
 
 
 def fits_prior(backend_cls: type[Backend], prior: str) -> bool:
-    """Whether a backend class declares it can fit ``prior``."""
-    ok = getattr(backend_cls, "compatible_priors", None)
+    """Whether a backend class declares it can fit ``prior`` (self-contained baselines fit none)."""
+    if not backend_cls.needs_components:
+        return False
+    ok = backend_cls.compatible_priors
     return ok is None or prior in ok
 
 
@@ -60,9 +62,17 @@ def check_compatible(spec: ModelSpec) -> None:
     ConfigError
         If a hyperparameter has the wrong type or lies outside its range.
     """
-    for kind in ("encoder", "prior", "decoder"):
-        registry.load(kind, getattr(spec, kind))
     backend_cls = registry.load("backend", spec.backend)
+    if not backend_cls.needs_components:
+        try:
+            registry.build("backend", spec.backend, spec.backend_params)
+        except ValueError as exc:
+            raise exc if isinstance(exc, ConfigError) else ConfigError(str(exc)) from exc
+        return
+    for kind in ("encoder", "prior", "decoder"):
+        if getattr(spec, kind) is None:
+            raise ConfigError(f"backend {spec.backend!r} needs an {kind}; none was given")
+        registry.load(kind, getattr(spec, kind))
     ok = backend_cls.compatible_priors
     if not fits_prior(backend_cls, spec.prior):
         able = [name for name in registry.available("backend") if fits_prior(registry.load("backend", name), spec.prior)]
@@ -120,6 +130,6 @@ def fit_model(data: BrainData, spec: ModelSpec, train_mask: np.ndarray, seed: in
     mask = check_train_mask(data, train_mask)
     visible = hide_held_out(data, mask)
     torch.manual_seed(seed)
-    components = build_components(spec, visible)
     backend: Backend = registry.build("backend", spec.backend, spec.backend_params)
+    components = build_components(spec, visible) if backend.needs_components else None
     return backend.fit(visible, components, mask, seed)

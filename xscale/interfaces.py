@@ -168,9 +168,9 @@ class ModelSpec:
     or only those that differ from the plugin's defaults; missing ones take the defaults.
     """
 
-    encoder: str = "gnn"
-    prior: str = "laplacian"
-    decoder: str = "mlp"
+    encoder: str | None = "gnn"
+    prior: str | None = "laplacian"
+    decoder: str | None = "mlp"
     backend: str = "adam"
     encoder_params: Mapping[str, Any] = field(default_factory=dict)
     prior_params: Mapping[str, Any] = field(default_factory=dict)
@@ -212,9 +212,12 @@ class Backend(ABC):
 
     Subclasses take their hyperparameters as keyword arguments with defaults.
     ``compatible_priors`` lists the prior names the backend can fit (None: any).
+    ``needs_components`` is False for self-contained models (baselines such as ridge or PLS):
+    they receive ``components=None`` and the spec's encoder, prior and decoder may be None.
     """
 
     compatible_priors: ClassVar[tuple[str, ...] | None] = None
+    needs_components: ClassVar[bool] = True
 
     @classmethod
     def validate(cls, spec: ModelSpec) -> None:
@@ -225,7 +228,7 @@ class Backend(ABC):
         """
 
     @abstractmethod
-    def fit(self, data: BrainData, components: Components, train_mask: np.ndarray, seed: int) -> FitResult:
+    def fit(self, data: BrainData, components: Components | None, train_mask: np.ndarray, seed: int) -> FitResult:
         """Fit on the regions where ``train_mask`` (R,) is True and predict every region.
 
         Raises

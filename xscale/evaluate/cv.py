@@ -1,4 +1,4 @@
-"""In-sample fit and spatially blocked cross-validation of one model on one map."""
+"""Fit a model under a cross-validation scheme and score its out-of-sample predictions."""
 
 from __future__ import annotations
 
@@ -8,43 +8,9 @@ from typing import Callable
 import numpy as np
 
 from xscale.evaluate.metrics import score
-from xscale.evaluate.splits import blocked_kfold
+from xscale.evaluate.splits import Scheme, scheme as make_scheme
 from xscale.fitting import fit_model
 from xscale.interfaces import BrainData, FitResult, ModelSpec
-
-
-@dataclass
-class Evaluation:
-    """Paper-style in-sample numbers beside out-of-sample ones.
-
-    Attributes
-    ----------
-    in_sample : FitResult
-        Fit on every region with a target (the paper's protocol).
-    in_sample_score : dict
-        ``r2``, ``r``, ``p``, ``n`` of that fit on the same regions: a goodness of fit,
-        not a prediction.
-    oof_prediction : (R,) ndarray
-        Each region predicted by the model fitted without its block (NaN where no target).
-    fold_of : (R,) int ndarray
-        Fold in which each region was tested (-1: no target).
-    cv_score : dict
-        ``r2``, ``r``, ``p``, ``n`` of the pooled out-of-fold predictions, plus
-        ``coverage_95`` (share of held-out observed values inside their 95 % posterior-predictive
-        interval) for probabilistic backends.
-    folds : list of dict
-        Per fold: ``fold``, ``n_test``, ``test_regions``, ``r2``, ``r``, ``p``.
-    oof_interval : (2, R) ndarray
-        Out-of-fold 95 % interval (NaN for backends without uncertainty).
-    """
-
-    in_sample: FitResult
-    in_sample_score: dict
-    oof_prediction: np.ndarray
-    fold_of: np.ndarray
-    cv_score: dict
-    folds: list[dict] = field(default_factory=list)
-    oof_interval: np.ndarray | None = None
 
 
 def coverage(observed: np.ndarray, interval: np.ndarray | None) -> float | None:
@@ -59,6 +25,134 @@ def undirected_edges(data: BrainData) -> np.ndarray:
     ei = data.edge_index.numpy()
     keep = ei[0] < ei[1]
     return np.stack([ei[0][keep], ei[1][keep]], axis=1)
+
+
+def scheme_for(data: BrainData, name: str, folds: int = 5, seed: int = 0) -> Scheme:
+    """:func:`xscale.evaluate.splits.scheme` on the data's regions, centroids and graph."""
+    return make_scheme(name, data.regions, data.centroids.numpy(), undirected_edges(data), folds, seed)
+
+
+@dataclass
+class CVResult:
+    """Out-of-sample predictions of one model under one scheme.
+
+    Attributes
+    ----------
+    scheme : str
+    score : dict
+        ``r2``, ``r``, ``p``, ``n`` (and ``coverage_95`` for probabilistic backends): of the
+        pooled out-of-fold map for partition schemes, the median over splits otherwise.
+    splits : list of dict
+        Per split: ``split``, ``n_test``, ``test_regions``, ``r2``, ``r``, ``p``.
+    prediction : (R,) ndarray
+        Out-of-fold prediction (partition schemes; NaN where untested or no target).
+    interval : (2, R) ndarray
+        Out-of-fold 95 % interval (NaN for backends without uncertainty).
+    fold_of : (R,) int ndarray
+        Split in which each region was tested (-1: none).
+    fits : list of FitResult
+        One per split, in order.
+    """
+
+    scheme: str
+    score: dict
+    splits: list[dict]
+    prediction: np.ndarray
+    interval: np.ndarray
+    fold_of: np.ndarray
+    fits: list[FitResult] = field(default_factory=list, repr=False)
+
+
+def _nan_score(n: int) -> dict:
+    return {"r2": float("nan"), "r": float("nan"), "p": float("nan"), "n": n}
+
+
+def cross_validate(data: BrainData, spec: ModelSpec, sch: Scheme, seed: int = 0,
+                   on_fit: Callable[[str], None] | None = None) -> CVResult:
+    """Fit ``spec`` once per split of ``sch`` (seeded) and score the held-out regions.
+
+    Regions without a target are neither trained on nor scored.
+
+    Parameters
+    ----------
+    data : BrainData
+    spec : ModelSpec
+    sch : Scheme
+    seed : int
+    on_fit : callable, optional
+        Called with the split name after each fit.
+
+    Returns
+    -------
+    CVResult
+    """
+    observed = data.target_mask
+    y = data.target.numpy().astype(float)
+    R = data.n_regions
+    pred = np.full(R, np.nan)
+    interval = np.full((2, R), np.nan)
+    fold_of = np.full(R, -1)
+    rows, fits, per_split_cov = [], [], []
+    for i, split in enumerate(sch.splits):
+        test = split.test[observed[split.test]]
+        res = fit_model(data, spec, split.train & observed, seed)
+        fits.append(res)
+        if sch.partition:
+            pred[test] = res.prediction[test]
+            fold_of[test] = i
+            if res.interval_95 is not None:
+                interval[:, test] = res.interval_95[:, test]
+        s = score(y[test], res.prediction[test]) if test.size >= 3 else _nan_score(int(test.size))
+        if res.interval_95 is not None:
+            per_split_cov.append(coverage(y[test], res.interval_95[:, test]))
+        rows.append({"split": split.name, "n_test": int(test.size),
+                     "test_regions": [data.regions[j] for j in test], **{k: s[k] for k in ("r2", "r", "p")}})
+        if on_fit:
+            on_fit(split.name)
+    if sch.partition:
+        tested = observed & (fold_of >= 0)
+        total = score(y[tested], pred[tested])
+        total["coverage_95"] = coverage(y[tested], interval[:, tested]) if fits[0].interval_95 is not None else None
+    else:
+        total = {k: float(np.nanmedian([r[k] for r in rows])) for k in ("r2", "r", "p")}
+        total["n"] = int(np.median([r["n_test"] for r in rows]))
+        total["coverage_95"] = float(np.median(per_split_cov)) if per_split_cov else None
+        total["aggregate"] = f"median over {len(rows)} splits"
+    if total.get("coverage_95") is None:
+        total.pop("coverage_95", None)
+    return CVResult(sch.name, total, rows, pred, interval, fold_of, fits)
+
+
+@dataclass
+class Evaluation:
+    """Paper-style in-sample numbers beside spatially blocked out-of-sample ones.
+
+    Attributes
+    ----------
+    in_sample : FitResult
+        Fit on every region with a target (the paper's protocol).
+    in_sample_score : dict
+        ``r2``, ``r``, ``p``, ``n`` (``coverage_95``) of that fit on the same regions: a
+        goodness of fit, not a prediction.
+    oof_prediction : (R,) ndarray
+        Each region predicted by the model fitted without its block (NaN where no target).
+    fold_of : (R,) int ndarray
+        Fold in which each region was tested (-1: no target).
+    cv_score : dict
+        Pooled out-of-fold ``r2``, ``r``, ``p``, ``n`` (``coverage_95``).
+    folds : list of dict
+        Per fold: ``fold``, ``n_test``, ``test_regions``, ``r2``, ``r``, ``p``.
+    oof_interval : (2, R) ndarray
+        Out-of-fold 95 % interval (NaN for backends without uncertainty).
+    """
+
+    in_sample: FitResult
+    in_sample_score: dict
+    oof_prediction: np.ndarray
+    fold_of: np.ndarray
+    cv_score: dict
+    folds: list[dict] = field(default_factory=list)
+    oof_interval: np.ndarray | None = None
 
 
 def evaluate(data: BrainData, spec: ModelSpec, seed: int = 0, n_folds: int = 5,
@@ -79,35 +173,14 @@ def evaluate(data: BrainData, spec: ModelSpec, seed: int = 0, n_folds: int = 5,
     Returns
     -------
     Evaluation
+
+    Raises
+    ------
+    ValueError
+        If ``n_folds`` exceeds the number of homologue pairs.
     """
-    observed = data.target_mask
-    y = data.target.numpy().astype(float)
-    tick = on_fit or (lambda _label: None)
-
-    full = fit_model(data, spec, observed, seed)
-    tick("in-sample")
-    in_score = score(y[observed], full.prediction[observed])
-    if full.interval_95 is not None:
-        in_score["coverage_95"] = coverage(y[observed], full.interval_95[:, observed])
-
-    blocks = blocked_kfold(data.regions, data.centroids.numpy(), undirected_edges(data), n_folds, seed)
-    oof = np.full(data.n_regions, np.nan)
-    oof_interval = np.full((2, data.n_regions), np.nan)
-    fold_of = np.full(data.n_regions, -1)
-    folds = []
-    for f, test in enumerate(blocks):
-        test = test[observed[test]]
-        train = observed.copy()
-        train[test] = False
-        res = fit_model(data, spec, train, seed)
-        oof[test] = res.prediction[test]
-        if res.interval_95 is not None:
-            oof_interval[:, test] = res.interval_95[:, test]
-        fold_of[test] = f
-        fs = score(y[test], res.prediction[test]) if test.size >= 2 else {"r2": np.nan, "r": np.nan, "p": np.nan, "n": int(test.size)}
-        folds.append({"fold": f, "n_test": int(test.size), "test_regions": [data.regions[i] for i in test], **fs})
-        tick(f"fold {f + 1}/{len(blocks)}")
-    cv = score(y[observed], oof[observed])
-    if full.interval_95 is not None:
-        cv["coverage_95"] = coverage(y[observed], oof_interval[:, observed])
-    return Evaluation(full, in_score, oof, fold_of, cv, folds, oof_interval)
+    blocked = scheme_for(data, "blocked", n_folds, seed)  # fails on a bad k before any fit
+    ins = cross_validate(data, spec, scheme_for(data, "in-sample"), seed, on_fit)
+    cv = cross_validate(data, spec, blocked, seed, on_fit)
+    folds = [{"fold": i, **{k: v for k, v in row.items() if k != "split"}} for i, row in enumerate(cv.splits)]
+    return Evaluation(ins.fits[0], ins.score, cv.prediction, cv.fold_of, cv.score, folds, cv.interval)

@@ -8,9 +8,11 @@ therefore keeps homologues together.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from xscale.data.atlas import homologue_index
+from xscale.data.atlas import homologue_index, lobe_of
 
 
 def homologue_pairs(regions: tuple[str, ...]) -> list[list[int]]:
@@ -98,3 +100,114 @@ def blocked_kfold(regions: tuple[str, ...], centroids: np.ndarray, edges: np.nda
             rest = np.flatnonzero(label < 0)
             label[rest] = np.argmin(dist[np.ix_(rest, seeds)], axis=1)
     return [np.sort(np.concatenate([groups[g] for g in np.flatnonzero(label == b)])) for b in range(k)]
+
+
+@dataclass(frozen=True)
+class Split:
+    """One train/test division of the regions.
+
+    Attributes
+    ----------
+    name : str
+        E.g. ``"fold 3"``, ``"L_insula"``, ``"temporal"``, ``"train L, test R"``.
+    train : (R,) bool ndarray
+    test : (n_test,) int ndarray
+    """
+
+    name: str
+    train: np.ndarray
+    test: np.ndarray
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """A cross-validation scheme's splits and how to score them.
+
+    ``partition`` is True when every region is tested exactly once (out-of-fold predictions
+    are pooled into one map and scored once); otherwise test sets overlap and each split is
+    scored on its own (the median is reported).
+    """
+
+    name: str
+    splits: list[Split]
+    partition: bool
+
+
+def _mask(R: int, exclude: np.ndarray) -> np.ndarray:
+    m = np.ones(R, dtype=bool)
+    m[exclude] = False
+    return m
+
+
+def _with_homologues(regions: tuple[str, ...], idx: np.ndarray) -> np.ndarray:
+    hom = homologue_index(regions)
+    return np.unique(np.concatenate([idx, hom[idx][hom[idx] >= 0]]))
+
+
+def scheme(name: str, regions: tuple[str, ...], centroids: np.ndarray, edges: np.ndarray,
+           folds: int = 5, seed: int = 0, train_fraction: float = 0.75) -> Scheme:
+    """Build a named cross-validation scheme.
+
+    Parameters
+    ----------
+    name : {'in-sample', 'blocked', 'loro', 'distance', 'lobe', 'hemisphere'}
+        * ``in-sample``: train and test on every region (the paper's protocol; not a prediction).
+        * ``blocked``: :func:`blocked_kfold` with ``folds`` contiguous blocks.
+        * ``loro``: leave one region out, its other-hemisphere homologue removed from training.
+        * ``distance``: distance-dependent CV (Hansen et al. 2021, Nat Hum Behav 5:800): for each
+          homologue pair as seed, train on the ``train_fraction`` of pairs nearest to it (mirrored
+          centroids, mm) and test on the rest; one split per seed pair.
+        * ``lobe``: leave one lobe out, both hemispheres (Desikan et al. 2006 lobes).
+        * ``hemisphere``: train on the left hemisphere and test on the right, and back.
+    regions : tuple of str, length R
+    centroids : (R, 3) ndarray, mm
+    edges : (E_u, 2) int ndarray
+    folds, seed : int
+        For ``blocked``.
+    train_fraction : float
+        For ``distance``.
+
+    Returns
+    -------
+    Scheme
+
+    Raises
+    ------
+    ValueError
+        On an unknown name or impossible parameters.
+    """
+    R = len(regions)
+    idx = np.arange(R)
+    if name == "in-sample":
+        return Scheme(name, [Split("all regions", np.ones(R, dtype=bool), idx)], True)
+    if name == "blocked":
+        blocks = blocked_kfold(regions, centroids, edges, folds, seed)
+        return Scheme(name, [Split(f"fold {i}", _mask(R, b), b) for i, b in enumerate(blocks)], True)
+    if name == "loro":
+        return Scheme(name, [Split(regions[i], _mask(R, _with_homologues(regions, np.array([i]))), np.array([i]))
+                             for i in idx], True)
+    if name == "distance":
+        if not 0 < train_fraction < 1:
+            raise ValueError(f"train_fraction={train_fraction}; expected 0 < f < 1")
+        groups = homologue_pairs(regions)
+        c = np.asarray(centroids, dtype=float)
+        gc = np.array([(np.abs(c[g]) * [1, 0, 0] + c[g] * [0, 1, 1]).mean(axis=0) for g in groups])
+        n_train = int(round(train_fraction * len(groups)))
+        splits = []
+        for s, g in enumerate(groups):
+            order = np.argsort(np.linalg.norm(gc - gc[s], axis=1), kind="stable")
+            test = np.sort(np.concatenate([groups[j] for j in order[n_train:]]))
+            splits.append(Split(f"seed {regions[g[0]]}", _mask(R, test), test))
+        return Scheme(name, splits, False)
+    if name == "lobe":
+        lobes = lobe_of(regions)
+        return Scheme(name, [Split(lobe, lobes != lobe, np.flatnonzero(lobes == lobe)) for lobe in dict.fromkeys(lobes)],
+                      True)
+    if name == "hemisphere":
+        hemi = np.array([r[0] for r in regions])
+        return Scheme(name, [Split("train L, test R", hemi == "L", np.flatnonzero(hemi == "R")),
+                             Split("train R, test L", hemi == "R", np.flatnonzero(hemi == "L"))], True)
+    raise ValueError(f"unknown CV scheme {name!r}; expected one of {SCHEMES}")
+
+
+SCHEMES = ("in-sample", "blocked", "loro", "distance", "lobe", "hemisphere")

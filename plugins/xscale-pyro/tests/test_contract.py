@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 import torch
 
 import pytest
@@ -85,3 +87,20 @@ def test_svi_with_diffusion_kernel_runs():
     spec = ModelSpec(**{**SVI.__dict__, "prior_params": {"kernel": "diffusion"}})
     res = testing.check_backend(spec)
     assert res.info["lengthscale"] > 0 and res.info["lengthscale_units"] == "graph steps^2"
+
+
+def test_spatial_gp_baseline_uses_no_genes():
+    from dataclasses import replace
+
+    from xscale import config
+
+    spec = config.model_spec(config.resolve(config.build(preset="spatial-gp", sets=["backend.steps=150"])))
+    res = testing.check_backend(spec)
+    assert res.interval_95.shape == (2, 68) and res.info["lengthscale_units"] == "mm"
+    data = testing.real_data()
+    shuffled = replace(data, expression=data.expression[:, torch.randperm(data.n_genes)] * 0 + 1)
+    from xscale.fitting import fit_model
+
+    a = fit_model(data, spec, data.target_mask, seed=1)
+    b = fit_model(shuffled, spec, data.target_mask, seed=1)
+    assert np.array_equal(a.prediction, b.prediction)
