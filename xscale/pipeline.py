@@ -84,7 +84,7 @@ def _metrics(cfg: Mapping[str, Any], data: BrainData, report: DataReport, ev: Ev
         "in_sample": {**ev.in_sample_score, "label": IN_SAMPLE_LABEL},
         "blocked_cv": {**ev.cv_score, "folds": int(cfg["cv"]["folds"]), "label": CV_LABEL, "per_fold": ev.folds},
         "p_value_note": "p is the parametric Pearson p-value assuming independent regions (optimistic "
-                        "under spatial autocorrelation); spin-test p-values are planned.",
+                        "under spatial autocorrelation); `xscale evaluate` gives spin-test and surrogate-map p-values.",
         "training": ev.in_sample.info,
         "data": {k: v for k, v in report.as_dict().items() if k != "hashes"},
     }

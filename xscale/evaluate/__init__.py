@@ -1,1 +1,1 @@
-"""Evaluation: metrics, cross-validation schemes and (later) spatial nulls and baselines."""
+"""Evaluation: metrics, cross-validation schemes, spatial null models and multi-model studies."""
