@@ -168,12 +168,13 @@ def results_markdown(result: Mapping[str, Any]) -> str:
     """Markdown table: one row per model and scheme, a p column per null family."""
     fams = result["nulls"]
     head = ["model", "CV scheme", "R^2", "r"] + [f"p(r) {f}" for f in fams] + ["consensus p(r)", "consensus p(R^2)"]
-    lines = [f"# xscale evaluate: {result['target']}", "",
-             ("**QUICK SMOKE-TEST SETTINGS: not for reporting.**\n" if result["quick"] else ""),
-             "`in-sample` rows are goodness of fit (the paper's protocol), not predictions. Null p-values refit the "
+    lines = [f"# xscale evaluate: {result['target']}", ""]
+    if result["quick"]:
+        lines += ["**QUICK SMOKE-TEST SETTINGS: not for reporting.**", ""]
+    lines += ["`in-sample` rows are goodness of fit (the paper's protocol), not predictions. Null p-values refit the "
              f"whole pipeline on {result['n_null']} surrogate maps per family; the consensus is the largest p over "
-             "the spatial families (spins, brainsmash); naive permutation is shown for comparison only.", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+              "the spatial families (spins, brainsmash); naive permutation is shown for comparison only.", "",
+              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def fmt(v):
         return "-" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.3f}"
