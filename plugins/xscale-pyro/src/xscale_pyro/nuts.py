@@ -6,14 +6,13 @@ import numpy as np
 import pyro
 import torch
 from pyro.infer import MCMC, NUTS, Predictive
+from pyro.ops.stats import effective_sample_size, split_gelman_rubin
 
 from xscale import registry
 from xscale.checks import require
 from xscale.errors import IncompatibleModelError
 from xscale.fitting import check_train_mask
 from xscale.interfaces import Backend, BrainData, Components, FitResult, ModelSpec
-from pyro.ops.stats import effective_sample_size, split_gelman_rubin
-
 from xscale_pyro.model import Problem, make_model, pca_loadings, sampled_decoder, summarise
 
 

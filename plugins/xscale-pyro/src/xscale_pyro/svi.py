@@ -40,7 +40,7 @@ class SVIBackend(Backend):
     steps : int
         SVI steps.
     lr : float
-        Adam learning rate.
+        Learning rate of ClippedAdam (gradient norm clipped at 10).
     guide : {'encoder', 'autonormal', 'autolowrank'}
     rank : int
         Rank of the ``autolowrank`` guide.
