@@ -11,7 +11,7 @@ from xscale.cli import main
 from xscale.evaluate import study
 
 ARGS = ["evaluate", "--target", "enigma:bd", "--models", "pls1,pcr", "--cv", "in-sample,hemisphere",
-        "--nulls", "spin-vasa,brainsmash,permutation", "--n-null", "6"]
+        "--nulls", "spin-vasa,brainsmash,permutation", "--n-null", "6", "--batch-size", "4"]
 
 
 def test_evaluate_table_and_resume(tmp_path, monkeypatch):
@@ -35,6 +35,41 @@ def test_evaluate_table_and_resume(tmp_path, monkeypatch):
     assert again.exit_code == 0, again.output
     assert len(calls) == 4, "only the real fits are redone; every null refit comes from the cache"
     assert json.loads((out / "results.json").read_text())["rows"] == result["rows"]
+
+    # an interrupted run: one chunk (2 surrogates x 2 hemisphere splits = batch of 4) is missing
+    cache = sorted((out / ".cache").glob("*.json"))
+    assert len(cache) == 2 * 2 * 3  # models x schemes x families
+    partial = next(f for f in cache if "2:4" in json.loads(f.read_text()))
+    chunks = json.loads(partial.read_text())
+    assert sorted(chunks) == ["0:2", "2:4", "4:6"], "6 surrogates in chunks of batch 4 // 2 splits"
+    del chunks["2:4"]
+    partial.write_text(json.dumps(chunks))
+    refits = []
+    real_refit = study.refit_scores
+    monkeypatch.setattr(study, "refit_scores", lambda **k: refits.append(len(k["maps"])) or real_refit(**k))
+    third = CliRunner().invoke(main, [*ARGS, "--out", str(out)])
+    assert third.exit_code == 0, third.output
+    assert refits == [2], "only the missing chunk is refitted"
+    assert json.loads((out / "results.json").read_text())["rows"] == result["rows"]
+
+
+def test_dask_executor_gives_identical_results(tmp_path):
+    args = ["evaluate", "--target", "enigma:bd", "--models", "gnn-vae,ridge", "--cv", "blocked", "--nulls",
+            "spin-vasa", "--n-null", "4", "--quick", "--batch-size", "10"]
+    local = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "local")])
+    assert local.exit_code == 0, local.output
+    dask = CliRunner().invoke(main, [*args, "--executor", "dask", "--out", str(tmp_path / "dask")])
+    assert dask.exit_code == 0, dask.output
+    a, b = (json.loads((tmp_path / d / "results.json").read_text()) for d in ("local", "dask"))
+    assert b["execution"]["executor"] == "dask" and b["execution"]["workers"] >= 1
+    assert a["execution"]["executor"] == "local"
+    assert a["rows"] == b["rows"], "the same chunks give the same numbers wherever they run"
+    assert all(r["p"]["spin-vasa"]["n"] == 4 for r in a["rows"])
+
+
+def test_scheduler_needs_dask(tmp_path):
+    res = CliRunner().invoke(main, [*ARGS, "--scheduler", "tcp://127.0.0.1:1", "--out", str(tmp_path / "x")])
+    assert res.exit_code == 1 and "--scheduler needs --executor dask" in res.output
 
 
 def test_aliases_and_unknown_names():

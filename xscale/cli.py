@@ -260,9 +260,18 @@ def reproduce_cmd(out, targets, models, overwrite, **kw) -> None:
               help="Surrogate maps per null family; each is refitted under every scheme.")
 @click.option("--out", type=click.Path(file_okay=False), default="results/evaluate", show_default=True,
               help="Output directory; .cache inside lets an interrupted run resume.")
+@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True,
+              help="Fits trained at once in a null refit (surrogates x CV splits); the GNN-VAE trains a batch "
+                   "as one model with stacked weights. Also the unit of caching and of distribution.")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="Where null refits run: this process, or a dask.distributed cluster (same results).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="With --executor dask: a running scheduler (tcp://host:8786) whose workers have xscale and "
+                   "the plugins installed. Default: a LocalCluster on this machine.")
 @_run_options
 @_friendly
-def evaluate_cmd(target, models, schemes, nulls, n_null, out, overwrite, **kw) -> None:
+def evaluate_cmd(target, models, schemes, nulls, n_null, out, overwrite, batch_size, executor, scheduler,
+                 **kw) -> None:
     """Honest validation of several models on one map: CV schemes x spatial-null p-values.
 
     Every model is fitted under every CV scheme, then refitted on every surrogate map of every
@@ -281,7 +290,8 @@ def evaluate_cmd(target, models, schemes, nulls, n_null, out, overwrite, **kw) -
         task = bar.add_task("evaluate", total=None)
         result = study.run_study(cfg, out, split(models), split(schemes), split(nulls), n_null,
                                  on_total=lambda n: bar.update(task, total=n),
-                                 on_fit=lambda _l: bar.advance(task))
+                                 on_fit=lambda _l: bar.advance(task), batch_size=batch_size, executor=executor,
+                                 scheduler=scheduler)
     fams = result["nulls"]
     table = Table(title=f"xscale evaluate: {result['target']} ({result['n_null']} nulls per family)")
     for col in ["model", "scheme", "R^2", "r"] + [f"p(r) {f}" for f in fams] + ["consensus p(r)"]:

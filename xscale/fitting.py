@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -107,6 +108,16 @@ def hide_held_out(data: BrainData, train_mask: np.ndarray) -> BrainData:
     return replace(data, target=target)
 
 
+def _prepared(data: BrainData, spec: ModelSpec, backend: Backend, train_mask: np.ndarray,
+              seed: int) -> tuple[BrainData, Components | None, np.ndarray]:
+    """What a backend receives for one job: masked data, components built under ``seed``, mask."""
+    mask = check_train_mask(data, train_mask)
+    visible = hide_held_out(data, mask)
+    torch.manual_seed(seed)
+    components = build_components(spec, visible) if backend.needs_components else None
+    return visible, components, mask
+
+
 def fit_model(data: BrainData, spec: ModelSpec, train_mask: np.ndarray, seed: int) -> FitResult:
     """Build fresh components under ``seed`` and fit them on the ``train_mask`` regions.
 
@@ -127,9 +138,39 @@ def fit_model(data: BrainData, spec: ModelSpec, train_mask: np.ndarray, seed: in
         Predictions for all R regions.
     """
     check_compatible(spec)
-    mask = check_train_mask(data, train_mask)
-    visible = hide_held_out(data, mask)
-    torch.manual_seed(seed)
     backend: Backend = registry.build("backend", spec.backend, spec.backend_params)
-    components = build_components(spec, visible) if backend.needs_components else None
+    visible, components, mask = _prepared(data, spec, backend, train_mask, seed)
     return backend.fit(visible, components, mask, seed)
+
+
+def fit_many(datas: Sequence[BrainData], spec: ModelSpec, train_masks: Sequence[np.ndarray],
+             seeds: int | Sequence[int]) -> list[FitResult]:
+    """Fit B independent jobs of one model at once (:meth:`Backend.fit_batch`).
+
+    Each job is prepared exactly as by :func:`fit_model` (held-out targets hidden, components
+    built under its seed), so a backend's batched path can be checked against the loop.
+
+    Parameters
+    ----------
+    datas : sequence of B BrainData
+        Same expression and graph, e.g. one surrogate map per job.
+    spec : ModelSpec
+    train_masks : sequence of B (R,) bool ndarray
+    seeds : int or sequence of B int
+
+    Returns
+    -------
+    list of B FitResult
+
+    Raises
+    ------
+    ValueError
+        If the lengths differ, or a mask is bad (see :func:`check_train_mask`).
+    """
+    seeds = [seeds] * len(datas) if isinstance(seeds, (int, np.integer)) else list(seeds)
+    if not len(datas) == len(train_masks) == len(seeds):
+        raise ValueError(f"fit_many: {len(datas)} data, {len(train_masks)} masks and {len(seeds)} seeds; expected equal counts")
+    check_compatible(spec)
+    backend: Backend = registry.build("backend", spec.backend, spec.backend_params)
+    jobs = [_prepared(d, spec, backend, m, int(s)) for d, m, s in zip(datas, train_masks, seeds)]
+    return backend.fit_batch([j[0] for j in jobs], [j[1] for j in jobs], [j[2] for j in jobs], seeds)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping, NamedTuple
+from typing import Any, ClassVar, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -226,6 +226,30 @@ class Backend(ABC):
         The default accepts any spec whose prior is in ``compatible_priors`` (checked by the
         core); backends override this for further limits (e.g. NUTS and the latent dimension).
         """
+
+    def fit_batch(self, datas: Sequence[BrainData], components: Sequence[Components | None],
+                  train_masks: Sequence[np.ndarray], seeds: Sequence[int]) -> list[FitResult]:
+        """Fit B independent models; the default is a loop over :meth:`fit`.
+
+        Null distributions refit the same model on many surrogate maps and folds: backends that
+        can train several models at once (e.g. the GNN-VAE's dense batched graph layers)
+        override this. Overrides must give the same results as the loop, up to float
+        summation order, for the same seeds.
+
+        Parameters
+        ----------
+        datas : sequence of B BrainData
+            Share expression and graph; differ in the (held-out-masked) target.
+        components : sequence of B Components (or None for self-contained backends)
+            Freshly built under each job's seed.
+        train_masks : sequence of B (R,) bool ndarray
+        seeds : sequence of B int
+
+        Returns
+        -------
+        list of B FitResult
+        """
+        return [self.fit(d, c, m, s) for d, c, m, s in zip(datas, components, train_masks, seeds, strict=True)]
 
     @abstractmethod
     def fit(self, data: BrainData, components: Components | None, train_mask: np.ndarray, seed: int) -> FitResult:

@@ -9,7 +9,7 @@ import numpy as np
 
 from xscale.evaluate.metrics import score
 from xscale.evaluate.splits import Scheme, scheme as make_scheme
-from xscale.fitting import fit_model
+from xscale.fitting import fit_many
 from xscale.interfaces import BrainData, FitResult, ModelSpec
 
 
@@ -71,7 +71,9 @@ def cross_validate(data: BrainData, spec: ModelSpec, sch: Scheme, seed: int = 0,
                    on_fit: Callable[[str], None] | None = None) -> CVResult:
     """Fit ``spec`` once per split of ``sch`` (seeded) and score the held-out regions.
 
-    Regions without a target are neither trained on nor scored.
+    The splits are independent jobs of one :func:`xscale.fitting.fit_many` call, so backends
+    that train several models at once do so across folds. Regions without a target are
+    neither trained on nor scored.
 
     Parameters
     ----------
@@ -80,11 +82,24 @@ def cross_validate(data: BrainData, spec: ModelSpec, sch: Scheme, seed: int = 0,
     sch : Scheme
     seed : int
     on_fit : callable, optional
-        Called with the split name after each fit.
+        Called with each split's name once the fits are done (for progress bars).
 
     Returns
     -------
     CVResult
+    """
+    fits = fit_many([data] * len(sch.splits), spec, [split.train & data.target_mask for split in sch.splits], seed)
+    if on_fit:
+        for split in sch.splits:
+            on_fit(split.name)
+    return score_splits(data, sch, fits)
+
+
+def score_splits(data: BrainData, sch: Scheme, fits: list[FitResult]) -> CVResult:
+    """Score the fits of every split of ``sch`` (in order) on their held-out regions of ``data``.
+
+    Partition schemes are scored on the pooled out-of-fold map; other schemes by the median
+    over splits.
     """
     observed = data.target_mask
     y = data.target.numpy().astype(float)
@@ -92,11 +107,9 @@ def cross_validate(data: BrainData, spec: ModelSpec, sch: Scheme, seed: int = 0,
     pred = np.full(R, np.nan)
     interval = np.full((2, R), np.nan)
     fold_of = np.full(R, -1)
-    rows, fits, per_split_cov = [], [], []
-    for i, split in enumerate(sch.splits):
+    rows, per_split_cov = [], []
+    for i, (split, res) in enumerate(zip(sch.splits, fits, strict=True)):
         test = split.test[observed[split.test]]
-        res = fit_model(data, spec, split.train & observed, seed)
-        fits.append(res)
         if sch.partition:
             pred[test] = res.prediction[test]
             fold_of[test] = i
@@ -107,8 +120,6 @@ def cross_validate(data: BrainData, spec: ModelSpec, sch: Scheme, seed: int = 0,
             per_split_cov.append(coverage(y[test], res.interval_95[:, test]))
         rows.append({"split": split.name, "n_test": int(test.size),
                      "test_regions": [data.regions[j] for j in test], **{k: s[k] for k in ("r2", "r", "p")}})
-        if on_fit:
-            on_fit(split.name)
     if sch.partition:
         tested = observed & (fold_of >= 0)
         total = score(y[tested], pred[tested])

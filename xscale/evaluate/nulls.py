@@ -20,17 +20,17 @@ from __future__ import annotations
 
 import gzip
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
 
 import nibabel as nib
 import numpy as np
-import torch
 
 from xscale.data.atlas import load_atlas
 from xscale.data.manifest import read_verified
-from xscale.evaluate.cv import CVResult, cross_validate
+from xscale.evaluate.cv import CVResult
+from xscale.evaluate.refits import refit_scores
 from xscale.evaluate.splits import Scheme
 from xscale.interfaces import BrainData, ModelSpec
 
@@ -162,10 +162,8 @@ def null_test(data: BrainData, spec: ModelSpec, sch: Scheme, observed: CVResult,
     """
     maps = null_maps(data.target.numpy(), data.regions, np.linalg.norm(
         data.centroids.numpy()[:, None] - data.centroids.numpy()[None], axis=-1), family, n, seed)
-    null_r, null_r2 = np.empty(n), np.empty(n)
-    for i, m in enumerate(maps):
-        res = cross_validate(replace(data, target=torch.as_tensor(m, dtype=torch.float32)), spec, sch, seed)
-        null_r[i], null_r2[i] = res.score["r"], res.score["r2"]
-        if on_fit:
-            on_fit(f"{family} {i + 1}/{n}")
+    scores = refit_scores(data, spec, sch, maps, seed)
+    if on_fit:
+        on_fit(f"{family} {n} surrogates")
+    null_r, null_r2 = scores[:, 0], scores[:, 1]
     return NullTest(family, observed.score, null_r, null_r2)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -24,9 +24,10 @@ from xscale import config as config_mod
 from xscale.data.brain import load_brain_data
 from xscale.evaluate.cv import cross_validate, scheme_for
 from xscale.evaluate.nulls import NULLS, null_maps, p_value
+from xscale.evaluate.executor import make_executor
+from xscale.evaluate.refits import refit_scores
 from xscale.evaluate.splits import SCHEMES
 from xscale.fitting import check_compatible
-from xscale.interfaces import BrainData
 from xscale.rundir import write_json, write_text_atomic
 
 #: Command-line aliases: the issue's names and shorthands.
@@ -72,25 +73,32 @@ class Cell:
         return max(vals) if vals else None
 
 
-def _null_stats(cache: Path, data: BrainData, spec, sch, family: str, maps: np.ndarray, seed: int,
-                tick: Callable[[], None]) -> tuple[np.ndarray, np.ndarray]:
-    """Null r and R^2 for every surrogate, resuming from ``cache`` and saving every 10 refits."""
-    done = json.loads(cache.read_text()) if cache.exists() else {"r": [], "r2": []}
-    for _ in done["r"]:
-        tick()
-    for i in range(len(done["r"]), len(maps)):
-        res = cross_validate(replace(data, target=torch.as_tensor(maps[i], dtype=torch.float32)), spec, sch, seed)
-        done["r"].append(res.score["r"])
-        done["r2"].append(res.score["r2"])
-        tick()
-        if (i + 1) % 10 == 0 or i + 1 == len(maps):
-            write_json(cache, done)
-    return np.array(done["r"], dtype=float), np.array(done["r2"], dtype=float)
+def _null_stats(cache: Path, executor, shared: dict, maps: np.ndarray, per_chunk: int,
+                tick: Callable[[int], None]) -> tuple[np.ndarray, np.ndarray]:
+    """Null r and R^2 for every surrogate, in chunks of ``per_chunk`` maps, resuming from ``cache``.
+
+    Each chunk is one batched refit (:func:`refit_scores`) run by ``executor``; finished chunks
+    are saved as they complete, so an interrupted evaluation redoes only unfinished chunks.
+    """
+    done: dict[str, list] = json.loads(cache.read_text()) if cache.exists() else {}
+    bounds = [(a, min(a + per_chunk, len(maps))) for a in range(0, len(maps), per_chunk)]
+    todo = [(a, b) for a, b in bounds if f"{a}:{b}" not in done]
+    for a, b in bounds:
+        if f"{a}:{b}" in done:
+            tick(b - a)
+    for i, scores in executor.run(refit_scores, [{"maps": maps[a:b]} for a, b in todo], shared):
+        a, b = todo[i]
+        done[f"{a}:{b}"] = scores.tolist()
+        write_json(cache, done)
+        tick(b - a)
+    scores = np.concatenate([np.asarray(done[f"{a}:{b}"], dtype=float).reshape(-1, 2) for a, b in bounds])
+    return scores[:, 0], scores[:, 1]
 
 
 def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], schemes: list[str], nulls: list[str],
               n_null: int, on_total: Callable[[int], None] | None = None,
-              on_fit: Callable[[str], None] | None = None) -> dict:
+              on_fit: Callable[[str], None] | None = None, batch_size: int = 64, executor: str = "local",
+              scheduler: str | None = None) -> dict:
     """Evaluate models under CV schemes with spatial-null p-values; write ``results.md`` / ``.json``.
 
     Parameters
@@ -111,6 +119,13 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
         Called once with the total number of fits.
     on_fit : callable, optional
         Called after each fit.
+    batch_size : int
+        Fits per batched refit (surrogate maps x CV splits); backends that train many models at
+        once (the GNN-VAE) do so over a batch. Also the unit of caching and of distribution.
+    executor : {'local', 'dask'}
+        Where the null refits run: this process, or a dask.distributed cluster (identical results).
+    scheduler : str, optional
+        Address of a running dask scheduler (with ``executor='dask'``; default a LocalCluster).
 
     Returns
     -------
@@ -137,26 +152,44 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
     maps = {f: null_maps(data.target.numpy(), data.regions, dist, f, n_null, seed) for f in nulls}
     if on_total:
         on_total(sum(len(schs[s].splits) for s in schemes) * len(models) * (1 + n_null * len(nulls)))
-    tick = (lambda: on_fit("")) if on_fit else (lambda: None)
+    if batch_size < 1:
+        raise config_mod.ConfigError(f"batch_size={batch_size}; expected an integer >= 1")
+    if executor != "dask" and scheduler:
+        raise config_mod.ConfigError("--scheduler needs --executor dask")
+
+    def tick(n: int = 1) -> None:
+        for _ in range(n if on_fit else 0):
+            on_fit("")
+
     out = Path(out)
     cache_dir = out / ".cache"
     target_hash = report.hashes.get(report.target_source, "")
     cells = []
-    for m in models:
-        spec = config_mod.model_spec(configs[m])
-        for s in schemes:
-            real = cross_validate(data, spec, schs[s], seed, lambda _n: tick())
-            p = {}
-            for f in nulls:
-                key = _key(configs[m], target_hash, d, s, folds, f, n_null, seed)
-                nr, nr2 = _null_stats(cache_dir / f"{key}.json", data, spec, schs[s], f, maps[f], seed, tick)
-                p[f] = {"p_r": p_value(real.score["r"], nr), "p_r2": p_value(real.score["r2"], nr2), "n": int(len(nr))}
-            cells.append(Cell(m, s, real.score, p))
+    runner = make_executor(executor, scheduler)
+    try:
+        for m in models:
+            spec = config_mod.model_spec(configs[m])
+            for s in schemes:
+                real = cross_validate(data, spec, schs[s], seed, lambda _n: tick())
+                per_chunk = max(1, batch_size // len(schs[s].splits))
+                shared = {"data": data, "spec": spec, "sch": schs[s], "seed": seed}
+                p = {}
+                for f in nulls:
+                    key = _key(configs[m], target_hash, d, s, folds, f, n_null, seed, per_chunk)
+                    nr, nr2 = _null_stats(cache_dir / f"{key}.json", runner, shared, maps[f], per_chunk,
+                                          lambda k, n_splits=len(schs[s].splits): tick(k * n_splits))
+                    p[f] = {"p_r": p_value(real.score["r"], nr), "p_r2": p_value(real.score["r2"], nr2),
+                            "n": int(len(nr))}
+                cells.append(Cell(m, s, real.score, p))
+        run_info = runner.describe()
+    finally:
+        runner.close()
     rows = [{"model": c.model, "scheme": c.scheme, **{k: c.score.get(k) for k in ("r2", "r", "n", "coverage_95")},
              "aggregate": c.score.get("aggregate", "pooled out-of-fold" if c.scheme != "in-sample" else "in-sample fit"),
              "p": c.p, "consensus_p_r": c.consensus("p_r"), "consensus_p_r2": c.consensus("p_r2")} for c in cells]
     result = {"target": base["target"], "n_null": n_null, "nulls": nulls, "schemes": schemes, "models": models,
               "quick": base["quick"], "rows": rows, "configs": configs,
+              "execution": {**run_info, "batch_size": batch_size, "torch_threads": torch.get_num_threads()},
               "data": {k: v for k, v in report.as_dict().items() if k != "hashes"}, "data_sha256": report.hashes}
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "results.json", result)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -68,6 +69,25 @@ class AdamBackend(Backend):
         val = np.sort(np.random.default_rng(seed).choice(idx, size=n_val, replace=False))
         return np.setdiff1d(idx, val), val
 
+    def setup(self, data: BrainData, train_mask: np.ndarray, seed: int) -> Job:
+        """Validation split and standardised target of one fit (shared by the loop and the batch)."""
+        mask = check_train_mask(data, train_mask)
+        fit_idx, val_idx = self._split(mask, seed)
+        y = data.target.clone()
+        mu, sd = (float(y[fit_idx].mean()), float(y[fit_idx].std())) if self.standardise_target else (0.0, 1.0)
+        sd = sd if sd > 0 else 1.0
+        return Job(fit_idx, val_idx, (y - mu) / sd, mu, sd)
+
+    def fit_batch(self, datas, components, train_masks, seeds) -> list[FitResult]:
+        """B fits at once with dense batched graph layers (:mod:`xscale_gnn.batched`) when the
+        components are the paper's (``gnn`` without dropout, ``laplacian``, ``mlp``); otherwise
+        the loop. Same results as the loop up to float summation order."""
+        from xscale_gnn.batched import batchable, fit_dense_batch
+
+        if len(datas) > 1 and batchable(datas, components):
+            return fit_dense_batch(self, datas, components, train_masks, seeds)
+        return super().fit_batch(datas, components, train_masks, seeds)
+
     def fit(self, data: BrainData, components: Components, train_mask: np.ndarray, seed: int) -> FitResult:
         """Train on ``train_mask`` (R,) regions (minus the validation subset); predict all R.
 
@@ -83,13 +103,9 @@ class AdamBackend(Backend):
         ValueError
             On a bad ``train_mask`` (see :func:`xscale.fitting.check_train_mask`).
         """
-        mask = check_train_mask(data, train_mask)
-        torch.manual_seed(seed)
-        fit_idx, val_idx = self._split(mask, seed)
-        y = data.target.clone()
-        mu, sd = (float(y[fit_idx].mean()), float(y[fit_idx].std())) if self.standardise_target else (0.0, 1.0)
-        sd = sd if sd > 0 else 1.0
-        y = (y - mu) / sd
+        torch.manual_seed(seed)  # dropout draws
+        fit_idx, val_idx, y, mu, sd = self.setup(data, train_mask, seed)
+        noise = torch.Generator().manual_seed(seed)  # reparameterisation draws, one stream per fit
         x, ei = data.expression, data.edge_index
         enc, prior, dec = components
         modules = torch.nn.ModuleList([enc, prior, dec])
@@ -101,7 +117,7 @@ class AdamBackend(Backend):
             modules.train()
             opt.zero_grad()
             loc, scale = enc(x, ei)
-            z = loc if scale is None else loc + scale * torch.randn_like(loc)
+            z = loc if scale is None else loc + scale * torch.randn(loc.shape, generator=noise)
             mse = ((dec(z)[fit_t] - y[fit_t]) ** 2).mean()
             loss = mse + prior.regulariser(z, loc, scale, data)
             loss.backward()
@@ -123,10 +139,27 @@ class AdamBackend(Backend):
         with torch.no_grad():
             loc, _ = enc(x, ei)
             pred = dec(loc) * sd + mu
-        return FitResult(
-            prediction=pred.numpy().astype(float), latent=loc.numpy().astype(float), history=history,
-            info={"epochs": len(history["loss"]), "best_epoch": int(best[1]) if val_idx.size else len(history["loss"]) - 1,
-                  "best_val_r": float(best[0]) if val_idx.size else None,
-                  "validation_regions": [data.regions[i] for i in val_idx],
-                  "target_mean": mu, "target_sd": sd},
-        )
+        return result(data, Job(fit_idx, val_idx, y, mu, sd), pred, loc, history, float(best[0]), int(best[1]))
+
+
+class Job(NamedTuple):
+    """One fit's training regions, early-stopping regions and standardised target."""
+
+    fit_idx: np.ndarray
+    val_idx: np.ndarray
+    target: torch.Tensor  # (R,) z-scored with the training regions' mean and SD (NaN held out)
+    mean: float
+    sd: float
+
+
+def result(data: BrainData, job: Job, pred: torch.Tensor, loc: torch.Tensor, history: dict,
+           best_r: float, best_epoch: int) -> FitResult:
+    """FitResult of one fit: ``pred`` (R,) already in the target's units, ``loc`` (R, K)."""
+    has_val = job.val_idx.size > 0
+    return FitResult(
+        prediction=pred.detach().numpy().astype(float), latent=loc.detach().numpy().astype(float), history=history,
+        info={"epochs": len(history["loss"]), "best_epoch": best_epoch if has_val else len(history["loss"]) - 1,
+              "best_val_r": best_r if has_val else None,
+              "validation_regions": [data.regions[i] for i in job.val_idx],
+              "target_mean": job.mean, "target_sd": job.sd},
+    )

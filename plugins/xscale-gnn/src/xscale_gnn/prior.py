@@ -10,6 +10,20 @@ from xscale.interfaces import BrainData, Prior
 REDUCTIONS = ("mean", "sum")
 
 
+def incidence(edge_index: torch.Tensor, n_nodes: int) -> torch.Tensor:
+    """(E, R) signed incidence matrix: row e is +1 at the edge's source and -1 at its target.
+
+    ``incidence(ei, R) @ z`` equals ``z[src] - z[dst]`` exactly, and its gradient is a matrix
+    product, which is deterministic on CPU with several threads, also under ``torch.func.vmap``
+    (the scatter-add gradient of indexing is not, there).
+    """
+    rows = torch.arange(edge_index.shape[1])
+    m = torch.zeros(edge_index.shape[1], n_nodes)
+    m[rows, edge_index[0]] = 1.0
+    m[rows, edge_index[1]] = -1.0
+    return m
+
+
 class LaplacianPrior(Prior):
     """``lambda * S(z) + beta * KL(q(z) || N(0, I))``, with ``S`` the edge smoothness term.
 
@@ -59,8 +73,7 @@ class LaplacianPrior(Prior):
         if z.ndim != 2 or z.shape != loc.shape or z.shape[0] != data.n_regions:
             raise ValueError(f"LaplacianPrior: expected z and loc of shape ({data.n_regions}, K), "
                              f"got {tuple(z.shape)} and {tuple(loc.shape)}")
-        src, dst = data.edge_index
-        per_edge = ((z[src] - z[dst]) ** 2).sum(dim=1)  # each undirected edge appears twice
+        per_edge = ((incidence(data.edge_index, data.n_regions) @ z) ** 2).sum(dim=1)  # each edge appears twice
         smooth = per_edge.mean() if self.edge_reduction == "mean" else 0.5 * per_edge.sum()
         if scale is None:
             return self.smoothness * smooth

@@ -1,0 +1,109 @@
+"""Null-model refits of the paper's GNN-VAE: sequential loop vs batched (stacked weights, vmap).
+
+Measured in one run on one machine (issue 4): seconds per refit for the loop and for the
+batched path (their ratio), the batched path's achieved float32 GFLOP/s (FLOPs counted by
+``torch.utils.flop_counter`` on the same fits) against this machine's own float32 matmul
+GFLOP/s measured in the same run (target: at least half), and the projected time of 1,000
+refits (target: under 10 minutes on 2 CPU cores; under 30 s on a GPU).
+
+A refit is one fit of the model on one surrogate map (spin test, Vasa) and one spatially
+blocked CV fold, with the default settings (2,000 epochs at most, early stopping).
+
+    python benchmarks/bench_batched.py [--target enigma:scz] [--batch 64] [--sequential 10]
+
+Writes ``benchmarks/results/batched.json`` and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from xscale import config
+from xscale.data.brain import load_brain_data
+from xscale.evaluate.cv import scheme_for
+from xscale.evaluate.nulls import null_maps
+from xscale.fitting import fit_many, fit_model
+from xscale.provenance import now, package_versions
+
+
+def matmul_gflops(n: int = 2048, repeat: int = 10) -> float:
+    """This machine's float32 matmul throughput: best of ``repeat`` n x n products."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = np.inf
+    for _ in range(repeat):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best / 1e9
+
+
+def jobs(target: str, n: int, seed: int = 0):
+    """``n`` refit jobs: spin-test surrogates of ``target`` x the 5 blocked folds, in that order."""
+    data, _ = load_brain_data(target)
+    sch = scheme_for(data, "blocked", 5, seed)
+    dist = np.linalg.norm(data.centroids.numpy()[:, None] - data.centroids.numpy()[None], axis=-1)
+    maps = null_maps(data.target.numpy(), data.regions, dist, "spin-vasa", -(-n // len(sch.splits)), seed)
+    per_map = [replace(data, target=torch.as_tensor(m, dtype=torch.float32)) for m in maps]
+    pairs = [(d, split.train) for d in per_map for split in sch.splits][:n]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--target", default="enigma:scz")
+    ap.add_argument("--batch", type=int, default=64, help="refits trained at once")
+    ap.add_argument("--sequential", type=int, default=10, help="refits timed with the plain loop")
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "batched.json"))
+    args = ap.parse_args()
+    spec = config.model_spec(config.resolve(config.build(preset="gnn-vae")))
+    datas, masks = jobs(args.target, max(args.batch, args.sequential))
+    peak = matmul_gflops()
+
+    t = time.perf_counter()
+    seq = [fit_model(d, spec, m, seed=0) for d, m in zip(datas[:args.sequential], masks[:args.sequential])]
+    seq_s = (time.perf_counter() - t) / args.sequential
+
+    t = time.perf_counter()
+    bat = fit_many(datas[:args.batch], spec, masks[:args.batch], seeds=0)
+    bat_total = time.perf_counter() - t
+    with FlopCounterMode(display=False) as counter:  # same fits again, counting what was executed
+        fit_many(datas[:args.batch], spec, masks[:args.batch], seeds=0)
+    flops = counter.get_total_flops()
+    bat_s = bat_total / args.batch
+    achieved = flops / bat_total / 1e9
+    agree = [abs(a.info["epochs"] - b.info["epochs"]) for a, b in zip(seq, bat)]
+    result = {
+        "when": now(), "target": args.target, "device": "cpu", "torch_threads": torch.get_num_threads(),
+        "cpu": platform.processor() or platform.machine(), "packages": package_versions(),
+        "refits_sequential": args.sequential, "refits_batched": args.batch,
+        "mean_epochs": float(np.mean([r.info["epochs"] for r in bat])),
+        "seconds_per_refit_sequential": seq_s, "seconds_per_refit_batched": bat_s,
+        "speedup": seq_s / bat_s, "batched_gflops": achieved, "matmul_gflops": peak,
+        "fraction_of_matmul": achieved / peak, "target_fraction_of_matmul": 0.5,
+        "projected_1000_refits_minutes": 1000 * bat_s / 60, "target_minutes": 10.0,
+        "epochs_differ_from_loop": int(sum(a > 0 for a in agree)),
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print("| measure | value | target |\n|---|---|---|")
+    print(f"| seconds per refit, loop | {seq_s:.2f} | |")
+    print(f"| seconds per refit, batched ({args.batch} at once) | {bat_s:.3f} | |")
+    print(f"| speed-up | {seq_s / bat_s:.1f}x | |")
+    print(f"| batched GFLOP/s (float32) | {achieved:.1f} | >= {0.5 * peak:.1f} |")
+    print(f"| this machine's matmul GFLOP/s | {peak:.1f} | |")
+    print(f"| projected 1,000 refits | {1000 * bat_s / 60:.1f} min | < 10 min |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Where the null refits run: in this process, or spread over a dask.distributed cluster.
+
+Each task is one chunk of surrogate maps (:func:`xscale.evaluate.refits.refit_scores`); a
+chunk's result depends only on its inputs and seed, never on where or in which order it ran,
+so both executors give identical numbers for the same chunking.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Iterator, Sequence
+
+from xscale.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+EXECUTORS = ("local", "dask")
+
+
+class LocalExecutor:
+    """Run tasks one after the other in this process (the default)."""
+
+    name = "local"
+
+    def describe(self) -> dict:
+        return {"executor": "local"}
+
+    def run(self, fn: Callable[..., Any], tasks: Sequence[dict[str, Any]], shared: dict[str, Any]) -> Iterator[tuple[int, Any]]:
+        """Yield ``(task index, fn(**task, **shared))`` for each task, in order."""
+        for i, task in enumerate(tasks):
+            yield i, fn(**task, **shared)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class DaskExecutor:
+    """Run tasks on a dask.distributed cluster: a new LocalCluster, or the scheduler at ``address``.
+
+    Parameters
+    ----------
+    address : str, optional
+        Scheduler address (``tcp://host:8786``) of a running cluster whose workers have xscale
+        and the model plugins installed. Default: start a LocalCluster on this machine.
+    n_workers : int, optional
+        LocalCluster worker processes (default: dask's choice for this machine); each worker
+        runs one task at a time with one thread, so workers do not oversubscribe the cores.
+
+    Raises
+    ------
+    ConfigError
+        If dask.distributed is not installed, or the scheduler cannot be reached.
+    """
+
+    name = "dask"
+
+    def __init__(self, address: str | None = None, n_workers: int | None = None):
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError as exc:  # pragma: no cover - dask is a core dependency
+            raise ConfigError("--executor dask needs dask.distributed: pip install 'dask[distributed]'") from exc
+        self.address = address
+        try:
+            if address:
+                self.client = Client(address, timeout="20s")
+            else:
+                cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+                self.client = Client(cluster)
+        except OSError as exc:
+            raise ConfigError(f"cannot reach the dask scheduler at {address!r}: {exc}") from exc
+        log.info("dask cluster: %s", self.client)
+
+    def describe(self) -> dict:
+        workers = self.client.scheduler_info().get("workers", {})
+        return {"executor": "dask", "scheduler": self.address or "LocalCluster", "workers": len(workers)}
+
+    def run(self, fn: Callable[..., Any], tasks: Sequence[dict[str, Any]], shared: dict[str, Any]) -> Iterator[tuple[int, Any]]:
+        """Submit every task; yield ``(task index, result)`` as they complete.
+
+        ``shared`` (data, model spec, scheme) is sent to every worker once.
+        """
+        from dask.distributed import as_completed
+
+        scattered = {k: self.client.scatter(v, broadcast=True) for k, v in shared.items()}
+        futures = {self.client.submit(fn, **task, **scattered, pure=False): i for i, task in enumerate(tasks)}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+    def close(self) -> None:
+        """Close the client, and the LocalCluster it started."""
+        cluster = None if self.address else self.client.cluster
+        self.client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def make_executor(name: str, scheduler: str | None = None, n_workers: int | None = None):
+    """The executor called ``name`` (:data:`EXECUTORS`).
+
+    Raises
+    ------
+    ConfigError
+        On an unknown name, or ``scheduler`` given without ``dask``.
+    """
+    if name not in EXECUTORS:
+        raise ConfigError(f"unknown executor {name!r}; expected one of {list(EXECUTORS)}")
+    if name == "local":
+        if scheduler:
+            raise ConfigError("--scheduler needs --executor dask")
+        return LocalExecutor()
+    return DaskExecutor(scheduler, n_workers)
