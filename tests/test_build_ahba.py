@@ -136,3 +136,17 @@ def test_config_pins_every_option(tmp_path):
                    "abagen: {donors: all, tolerance: 2}\n")
     with pytest.raises(ConfigError, match=r"missing keys \['abagen.reannotated'"):
         load_build_config(bad)
+
+
+def test_pandas_shims_are_scoped_to_the_abagen_call():
+    from xscale.data.abagen_compat import pandas_compat
+
+    df = pd.DataFrame(np.arange(12.0).reshape(3, 4), columns=list("abcd"))
+    with pandas_compat():
+        by_column = df.groupby(pd.Series([0, 0, 1, 1], index=list("abcd")), axis=1).mean()
+        assert by_column.to_numpy().tolist() == [[0.5, 2.5], [4.5, 6.5], [8.5, 10.5]]
+        assert len(df.append(df.iloc[[0]])) == 4
+        assert list(df.set_axis(list("wxyz"), axis=1, inplace=False).columns) == list("wxyz")
+    assert not hasattr(pd.DataFrame, "append")
+    with pytest.raises(TypeError):
+        df.set_axis(list("wxyz"), axis=1, inplace=False)

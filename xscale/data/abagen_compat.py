@@ -57,10 +57,11 @@ def pandas_compat() -> Iterator[None]:
             raise NotImplementedError("xscale's abagen shim supports set_axis(inplace=False) only")
         return set_axis(self, labels, axis=axis, **kwargs)
 
-    def groupby_compat(self, by=None, axis=0, **kwargs):
+    def groupby_compat(self, *args, axis=0, **kwargs):
         if axis in (1, "columns"):
+            by = args[0] if args else kwargs.pop("by")
             return _ColumnGroupBy(self, by, kwargs)
-        return groupby(self, by, **kwargs)
+        return groupby(self, *args, **kwargs)
 
     if saved["append"] is None:
         frame.append = append
