@@ -21,3 +21,11 @@ def project_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(ROOT / "data", dst / "data")
     monkeypatch.setenv("XSCALE_ROOT", str(dst))
     return dst
+
+
+@pytest.fixture(scope="session")
+def synthetic_adni(tmp_path_factory: pytest.TempPathFactory):
+    """A SYNTHETIC ADNI-format cohort (CN 926, AD 426 after exclusions), ADNIMERGE and DXSUM + PTDEMOG."""
+    from xscale.data.synthetic import write_synthetic_adni
+
+    return write_synthetic_adni(tmp_path_factory.mktemp("adni") / "synthetic", seed=0, clinical="both")

@@ -93,6 +93,27 @@ def data_verify() -> None:
     stdout.print(f"all {len(checks)} files verified")
 
 
+@data.command("build-ahba")
+@click.option("--data-dir", required=True, type=click.Path(exists=True, file_okay=False),
+              help="abagen data directory holding microarray/normalized_microarray_donor<ID>/ (the raw AHBA "
+                   "download, ~4 GB); nothing is downloaded.")
+@click.option("--out", type=click.Path(file_okay=False), default="results/ahba-build", show_default=True,
+              help="Output directory (matrices, methods report, manifest entry).")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
+              help="Build options (default: the pinned xscale/configs/ahba_build.yaml).")
+@click.option("--overwrite", is_flag=True, help="Replace the output directory once the new one is complete.")
+@_friendly
+def data_build_ahba(data_dir, out, config_file, overwrite) -> None:
+    """Raw AHBA microarray -> 68 DK regions x landmark genes, through abagen with pinned options.
+
+    Writes ahba_dk68_l1000.csv, ahba_dk68_all_genes.csv.gz, methods_report.md (abagen's),
+    sample_counts.csv, unmatched_landmarks.csv, manifest_entry.json and provenance.json.
+    """
+    from xscale.data.ahba_build import build_ahba, summary_text
+
+    stdout.print(summary_text(build_ahba(data_dir, out, config_file, overwrite)))
+
+
 @main.command("plugins")
 def plugins() -> None:
     """List installed encoder, prior, decoder and backend plugins (entry points)."""
@@ -206,28 +227,36 @@ def fit_cmd(target, out, overwrite, **kw) -> None:
 @click.option("--models", default=None, metavar="LIST",
               help="Comma-separated model presets: gnn-vae (the paper's), gp-svi. Default: every preset "
                    "whose plugins are installed.")
+@click.option("--adni", "adni", multiple=True, type=click.Path(), metavar="PATH",
+              help="Your ADNI files (restricted): a directory with UCSFFSX51_*.csv and ADNIMERGE.csv (or DXSUM + "
+                   "PTDEMOG), or the file paths (repeat --adni). Adds the paper's Alzheimer's map and claims.")
+@click.option("--adni-config", type=click.Path(exists=True, dir_okay=False),
+              help="Overrides of xscale/configs/adni.yaml (diagnosis codes, QC, covariates, balancing).")
 @_run_options
 @_friendly
-def reproduce_cmd(out, targets, models, overwrite, **kw) -> None:
+def reproduce_cmd(out, targets, models, overwrite, adni, adni_config, **kw) -> None:
     """Run the paper's model (and the GP model) on every embedded ENIGMA map; tabulate them.
 
     For each map and model: in-sample R^2 / r (the paper's protocol) beside blocked-CV R^2 / r
     (out-of-sample) and, for probabilistic models, the coverage of held-out 95% intervals; a
     predicted-vs-observed figure and a full run directory. The paper's own Alzheimer's
-    numbers need restricted ADNI files; the command says how to obtain them.
+    numbers need restricted ADNI files: with --adni DIR the AD thinning map is computed from them
+    and adni/claims.md puts the paper's R^2 and r beside the reproduced ones; without, the
+    command says which files are needed and how to obtain them.
     """
     from xscale import config, pipeline
 
     cfg = _cfg(**kw)
     tlist = [t.strip() for t in targets.split(",")] if targets else None
     mlist = [m.strip() for m in models.split(",") if m.strip()] if models else None
-    n_runs = len(pipeline.preflight_targets(tlist) if tlist else pipeline.ENIGMA_MAPS) * \
+    n_runs = (len(pipeline.preflight_targets(tlist) if tlist else pipeline.ENIGMA_MAPS) + bool(adni)) * \
         len(mlist or config.default_models())
     with _progress() as bar:
         task = bar.add_task("reproduce", total=n_runs * (cfg["cv"]["folds"] + 1))
         result = pipeline.reproduce(cfg, out, tlist, mlist, overwrite,
                                     on_run=lambda m, t: bar.update(task, description=f"{m} {t}"),
-                                    on_fit=lambda _l: bar.advance(task))
+                                    on_fit=lambda _l: bar.advance(task), adni=list(adni) if adni else None,
+                                    adni_config=adni_config)
     table = Table(title="xscale reproduce: in-sample fit vs out-of-sample prediction")
     table.add_column("target", no_wrap=True)
     table.add_column("model", no_wrap=True)

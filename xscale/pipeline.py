@@ -10,6 +10,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from xscale import adni_run
 from xscale import config as config_mod
 from xscale import provenance
 from xscale.data.atlas import load_atlas
@@ -34,7 +35,7 @@ ADNI_NOTE = (
     "The paper's own numbers (ADNI Alzheimer's disease map, R^2 = 0.8604, r = 0.9439, both in-sample) "
     "need restricted ADNI files that xscale never ships: the UCSF FreeSurfer thickness table (UCSFFSX51) "
     "and ADNIMERGE. Request access at https://adni.loni.usc.edu/data-samples/access-data/ "
-    "(see data_manifest.json, 'restricted'). Support for running them is a planned feature."
+    "(see data_manifest.json, 'restricted'), put them in one directory and run `xscale reproduce --adni DIR`."
 )
 
 Progress = Callable[[str], None]
@@ -47,8 +48,17 @@ def target_slug(target: str) -> str:
 
 
 def describe_target(target: str) -> str:
-    """Disorder name for an embedded map, the file name for a user map."""
+    """Disorder name for an embedded map or the ADNI map, the file name for a user map."""
+    if target.startswith("adni:"):
+        return "Alzheimer's disease, " + ("SYNTHETIC cohort" if "SYNTHETIC" in target else "ADNI")
     return ENIGMA_MAPS.get(target.split(":", 1)[1], "") if target.startswith("enigma:") else Path(target).name
+
+
+def target_units(target: str) -> str:
+    """Units of a map for figure axes: ENIGMA maps are -Cohen's d, the ADNI map mm (or Cohen's d)."""
+    if target.startswith("adni:"):
+        return "mm" if target.endswith("_mm") else "Cohen's d"
+    return "-Cohen's d" if target.startswith("enigma:") else "map units"
 
 
 def preflight_targets(targets: list[str]) -> list[str]:
@@ -122,7 +132,7 @@ def write_run(directory: Path, cfg: Mapping[str, Any], data: BrainData, report: 
     write_csv(directory / "latent.csv", pd.DataFrame(lat, columns=cols).assign(region=list(data.regions))[["region"] + cols])
     write_json(directory / "history.json", ev.in_sample.history)
     m, name = cfg["model"], cfg["target"]
-    units = "-Cohen's d" if name.startswith("enigma:") else "map units"
+    units = target_units(name)
     title = f"{name} - {describe_target(name)} - {m['encoder']}/{m['prior']}/{m['decoder']}/{m['backend']}"
     predicted_vs_observed(y, ev.in_sample.prediction, ev.oof_prediction, np.array([r[0] for r in data.regions]),
                           metrics, ("[QUICK SMOKE TEST] " if cfg.get("quick") else "") + title,
@@ -193,7 +203,8 @@ def results_table(rows: list[dict]) -> str:
 
 def reproduce(cfg: Mapping[str, Any], out: str | Path, targets: list[str] | None = None,
               models: list[str] | None = None, overwrite: bool = False,
-              on_run: Callable[[str, str], None] | None = None, on_fit: Progress | None = None) -> dict:
+              on_run: Callable[[str, str], None] | None = None, on_fit: Progress | None = None,
+              adni: list[str] | tuple[str, ...] | None = None, adni_config: str | Path | None = None) -> dict:
     """Run each model preset on each map and tabulate in-sample beside out-of-sample numbers.
 
     Writes ``results.md``, ``results.json``, ``runs/<model>/<map>/`` (see :func:`fit`) and
@@ -213,11 +224,19 @@ def reproduce(cfg: Mapping[str, Any], out: str | Path, targets: list[str] | None
         Called with (model, target) before each run.
     on_fit : callable, optional
         Called after each fit.
+    adni : sequence of path, optional
+        ``--adni``: the user's ADNI files (a directory and/or paths). The AD thinning map is
+        computed before any fit and every model is fitted on it too (:mod:`xscale.adni_run`);
+        ``adni/claims.md`` puts the paper's numbers beside the reproduced ones. Without ADNI
+        files there, the note says which are needed and the rest runs.
+    adni_config : path, optional
+        Overrides of ``xscale/configs/adni.yaml``.
 
     Returns
     -------
     dict
-        ``{'rows': [...], 'paper': {...}, 'adni_note': str, 'configs': {...}, 'provenance': {...}}``.
+        ``{'rows': [...], 'paper': {...}, 'adni_note': str, 'adni': {...} or None, 'configs': {...},
+        'provenance': {...}}``.
 
     Raises
     ------
@@ -233,6 +252,7 @@ def reproduce(cfg: Mapping[str, Any], out: str | Path, targets: list[str] | None
     configs = {m: config_mod.resolve(config_mod.with_preset(cfg, m)) for m in models}
     for m in models:
         check_compatible(config_mod.model_spec(configs[m]))
+    adni_job = adni_run.prepare(adni, adni_config) if adni is not None else None
     rows, hashes = [], {}
     with staged_directory(out, overwrite) as stage:
         (stage / "figures").mkdir()
@@ -249,6 +269,9 @@ def reproduce(cfg: Mapping[str, Any], out: str | Path, targets: list[str] | None
                              "in_sample_r2": metrics["in_sample"]["r2"], "in_sample_r": metrics["in_sample"]["r"],
                              "cv_r2": metrics["blocked_cv"]["r2"], "cv_r": metrics["blocked_cv"]["r"],
                              "cv_coverage_95": metrics["blocked_cv"].get("coverage_95")})
+        adni_result = adni_run.run(adni_job, configs, stage, started, on_run, on_fit) if adni_job and adni_job.ready \
+            else None
+        rows += adni_result["rows"] if adni_result else []
         quick = any(c["quick"] for c in configs.values())
         folds = next(iter(configs.values()))["cv"]["folds"]
         md = ("# xscale reproduce\n\n" + (f"**{QUICK_BANNER}**\n\n" if quick else "") +
@@ -257,8 +280,12 @@ def reproduce(cfg: Mapping[str, Any], out: str | Path, targets: list[str] | None
               "Models: " + "; ".join(f"{m} = {c['model']['encoder']}/{c['model']['prior']}/{c['model']['decoder']}/"
                                       f"{c['model']['backend']}" for m, c in configs.items()) + ".\n\n" +
               results_table(rows) +
-              f"\nPaper (in-sample, {PAPER['target']}): R^2 = {PAPER['r2']}, r = {PAPER['r']}.\n\n{ADNI_NOTE}\n")
-        result = {"rows": rows, "quick": quick, "paper": PAPER, "adni_note": ADNI_NOTE, "configs": configs,
+              f"\nPaper (in-sample, {PAPER['target']}): R^2 = {PAPER['r2']}, r = {PAPER['r']}.\n\n" +
+              (adni_run.claims_markdown(adni_result["claims"]) if adni_result else
+               f"{adni_job.note if adni_job else ADNI_NOTE}\n"))
+        note = adni_run.summary_lines(adni_result, adni_job) or ADNI_NOTE
+        result = {"rows": rows, "quick": quick, "paper": PAPER, "adni_note": note, "adni": adni_result,
+                  "configs": configs,
                   "provenance": provenance.collect(next(iter(configs.values()))["seed"], hashes, started)}
         write_text_atomic(stage / "results.md", md)
         write_json(stage / "results.json", result)

