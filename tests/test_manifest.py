@@ -79,7 +79,7 @@ def test_cli_verify_reports_mismatch_and_exits_nonzero(project_copy):
     runner = CliRunner()
     ok = runner.invoke(main, ["data", "verify"])
     assert ok.exit_code == 0, ok.output
-    assert "all 20 files verified" in ok.output
+    assert "all 25 files verified" in ok.output
     p = project_copy / "data/lincs/consensi_genes.tsv"
     p.write_bytes(p.read_bytes() + b"\n")
     bad = runner.invoke(main, ["data", "verify"])
