@@ -57,7 +57,7 @@ def prediction_panel(ax, observed: np.ndarray, predicted: np.ndarray, hemisphere
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
     cov = score.get("coverage_95")
-    extra = "" if cov is None else f", 95% coverage {cov:.2f}"
+    extra = "" if cov is None else f"\n95% interval coverage {cov:.2f}"
     ax.set_title(f"{label}\n$R^2$ = {score['r2']:.3f}, r = {score['r']:.3f}, n = {int(ok.sum())} regions{extra}",
                  fontsize=9)
     ax.set_xlabel(f"observed thinning ({units})\npositive = thinner in patients", fontsize=9)

@@ -117,8 +117,8 @@ def _null_panel(ax, mp: ModelPrediction, scheme: str, n_null: int) -> None:
     ax.axvline(observed, color="tab:red", lw=1.5, label=f"observed r = {observed:.3f}")
     ax.set_xlabel("Pearson r of the model refitted on a surrogate map", fontsize=8)
     ax.legend(fontsize=6.5, loc="upper left")
-    ax.set_title(f"null distributions, {scheme}\n({n_null} surrogates per family; p one-sided, "
-                 f"min {1 / (n_null + 1):.3f})", fontsize=9)
+    ax.set_title(f"null distributions, {scheme}\n({n_null} per family; one-sided p >= {1 / (n_null + 1):.3f})",
+                 fontsize=9)
 
 
 def figure(params: PaperParams, mp: ModelPrediction):
@@ -139,13 +139,15 @@ def figure(params: PaperParams, mp: ModelPrediction):
     fig = plt.figure(figsize=(15, 14), layout="constrained")
     gs = fig.add_gridspec(5, 4, height_ratios=[1.35, 1, 1, 1, 0.22])
     top = [fig.add_subplot(gs[0, i]) for i in range(4)]
-    lims = shared_limits(y[ok], [fitted[ok], oof[ok]])
+    ivs = [pred[[f"{k}_lower_95", f"{k}_upper_95"]].to_numpy(dtype=float).T for k in ("fitted", "out_of_fold")]
+    lims = shared_limits(y[ok], [fitted[ok], oof[ok]] + [iv[:, ok] for iv in ivs if np.isfinite(iv[:, ok]).all()])
     folds = mp.run.metrics["blocked_cv"].get("folds", "")
     prediction_panel(top[0], y, fitted, hemi, mp.run.score("in-sample"),
-                     "in-sample fit (paper protocol)\nnot a prediction", "tab:gray", "fitted", params.units, lims)
+                     "in-sample fit (paper protocol)\nnot a prediction", "tab:gray", "fitted", params.units, lims,
+                     ivs[0])
     prediction_panel(top[1], y, oof, hemi, mp.run.score("blocked"),
                      f"out-of-sample: blocked {folds}-fold CV\n(homologues held out together)", "tab:blue",
-                     "predicted", params.units, lims)
+                     "predicted", params.units, lims, ivs[1])
     _null_panel(top[2], mp, "in-sample", params.n_null)
     _null_panel(top[3], mp, "blocked", params.n_null)
     norm = surface.symmetric_norm(y[np.isfinite(y)], fitted[ok], oof[ok])

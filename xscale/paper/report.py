@@ -91,7 +91,8 @@ def assemble_html(executed: list[Executed], prov: dict) -> str:
             if cell.cell_type == "code":  # logs and warnings stay in notebooks/*.ipynb, not in the report
                 cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
             merged.cells.append(cell)
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter = HTMLExporter(template_name="classic", exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True)  # the classic template writes images' alt text
     body, _ = exporter.from_notebook_node(merged, resources={"metadata": {"name": "xscale reproduction report"}})
     return body
 
