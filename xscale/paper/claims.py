@@ -348,16 +348,18 @@ def write(v: Verification, out: str | Path) -> tuple[Path, Path]:
 
 
 def rich_table(v: Verification):
-    """Table 1 as a :class:`rich.table.Table` (verdicts coloured)."""
+    """Table 1 as a compact :class:`rich.table.Table` for the terminal (verdicts coloured)."""
+    from rich import box
     from rich.table import Table
 
     title = "Table 1: claims" + (" [QUICK MODE: quick-mode regression values, not the paper's protocol]" if v.quick
                                  else "")
-    table = Table(title=title)
-    for col in TABLE_COLUMNS:
-        table.add_column(col, no_wrap=col in ("claim", "verdict"))
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
+    for col in ("claim", "model", "evaluation", "stat", "expected", "reproduced", "seeds", "diff", "tol", "verdict"):
+        table.add_column(col, no_wrap=True, justify="right" if col in ("expected", "reproduced", "diff") else "left")
     style = {PASS: "green", FAIL: "bold red", ERROR: "bold red", NEEDS_ADNI: "yellow", FULL_ONLY: "dim"}
-    for r, cells in zip(v.rows, table_rows(v)):
-        cells[-1] = f"[{style[r.verdict]}]{cells[-1]}[/]"
-        table.add_row(*cells)
+    for r in v.rows:
+        table.add_row(r.claim, r.model, r.evaluation, STATISTICS[r.statistic], _fmt(r.expected), _fmt(r.reproduced),
+                      str(len(r.per_seed) or "-"), _fmt(r.delta), "-" if r.tolerance is None else f"{r.tolerance:g}",
+                      f"[{style[r.verdict]}]{r.verdict}[/]")
     return table

@@ -101,7 +101,7 @@ def _null_panel(ax, mp: ModelPrediction, scheme: str, n_null: int) -> None:
         label = f"{n.family}: p(r) = {n.p_r:.3f}, p($R^2$) = {n.p_r2:.3f}"
         colour = FAMILY_COLOURS.get(n.family, "k")
         if n_null >= 20:
-            ax.hist(vals, bins=20, histtype="step", lw=1.5, color=colour, label=label)
+            ax.hist(vals, bins=min(20, n_null // 3), histtype="step", lw=1.5, color=colour, label=label)
         else:
             ax.plot(vals, np.full(len(vals), i + 1.0), "o", color=colour, ms=5, alpha=0.7, label=label)
     if nulls:  # the observed value is always in view
@@ -113,6 +113,7 @@ def _null_panel(ax, mp: ModelPrediction, scheme: str, n_null: int) -> None:
         ax.set_yticks(range(1, len(nulls) + 1))
         ax.set_yticklabels([n.family for n in nulls], fontsize=7)
     else:
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.5)  # room for the legend
         ax.set_ylabel("surrogate maps", fontsize=8)
     ax.axvline(observed, color="tab:red", lw=1.5, label=f"observed r = {observed:.3f}")
     ax.set_xlabel("Pearson r of the model refitted on a surrogate map", fontsize=8)

@@ -97,7 +97,7 @@ def assemble_html(executed: list[Executed], prov: dict) -> str:
     return body
 
 
-def build_report(out: str | Path, quick: bool = True, target: str = "enigma:scz", models: str | Sequence[str] =
+def build_report(out: str | Path, quick: bool = False, target: str = "enigma:scz", models: str | Sequence[str] =
                  "gnn-vae,ridge", seed: int = 0, n_null: int | None = None, adni: str | None = None,
                  overwrite: bool = False, notebooks: Sequence[str] = NOTEBOOKS,
                  on_notebook: Callable[[str], None] | None = None, timeout: int = 7200) -> dict:

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from xscale import config as config_mod
 from xscale import pipeline
@@ -139,7 +138,7 @@ def ensure_run(params: PaperParams, model: str, seed: int | None = None, root: s
     path = run_path(root or Path(params.out) / "runs", model, params.target_spec, seed, params.quick)
     cached = path / "config.json"
     if cached.is_file() and cached.read_text() == resolved and (path / "metrics.json").is_file():
-        log.info("reusing run %s", path)
+        log.debug("reusing run %s", path)
         return load_run(path)
     pipeline.fit(cfg, path, overwrite=True)
     return load_run(path)
@@ -166,7 +165,8 @@ def ensure_nulls(params: PaperParams, run: Run, scheme: str, family: str) -> Nul
     """Refit ``run``'s model under ``scheme`` on ``params.n_null`` surrogate maps of ``family``.
 
     Cached in ``<out>/nulls/<model>/<map>-<scheme>-<family>-n<n>-seed<seed>[-quick].json`` with
-    the run's configuration; reused only when both match.
+    the configuration; reused only when it matches. The refits use the preset's configuration
+    under ``params`` (the overrides of a run directory made elsewhere are not replayed).
 
     Parameters
     ----------
@@ -205,7 +205,6 @@ def ensure_nulls(params: PaperParams, run: Run, scheme: str, family: str) -> Nul
     d = cfg["data"]
     data, _ = load_brain_data(cfg["target"], d["panel"], d["missing_regions"], d["normalise"])
     sch = scheme_for(data, scheme, cfg["cv"]["folds"], cfg["seed"])
-    torch.manual_seed(cfg["seed"])
     test = null_test(data, config_mod.model_spec(cfg), sch, _observed(run, data, scheme), family, params.n_null,
                      cfg["seed"])
     observed = {k: run.score(scheme)[k] for k in ("r2", "r")}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from xscale import config as config_mod
 from xscale.data.targets import ENIGMA_MAPS
 from xscale.errors import ConfigError
+from xscale.evaluate.nulls import NULLS
 
 #: Surrogate maps per null family when ``n_null`` is not given: a smoke test in quick mode,
 #: p-values resolved down to 1/101 otherwise.
@@ -53,8 +54,6 @@ class PaperParams:
         Build directory: ``figures/``, ``tables/``, ``runs/``, ``nulls/``.
     adni : str or None
         ADNI input for the claims that need it (see :func:`xscale.paper.claims.verify`).
-    sets : tuple of str
-        ``KEY=VALUE`` configuration overrides (as ``xscale fit --set``).
     """
 
     quick: bool = True
@@ -66,18 +65,17 @@ class PaperParams:
     nulls: tuple[str, ...] = NULL_FAMILIES
     out: str = "results/paper"
     adni: str | None = None
-    sets: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
     def from_notebook(cls, quick: bool = True, target: str = "enigma:scz", models: Any = "gnn-vae,ridge",
                       seed: int = 0, folds: int = 5, n_null: int | None = None, nulls: Any = NULL_FAMILIES,
-                      out: str = "results/paper", adni: str | None = None, sets: Any = ()) -> PaperParams:
+                      out: str = "results/paper", adni: str | None = None) -> PaperParams:
         """Parameters from a notebook's parameter cell (comma-separated strings allowed).
 
         Raises
         ------
         ConfigError
-            On an unknown model preset, no model, or a negative ``n_null``.
+            On an unknown model preset or null family, no model, or a negative ``n_null``.
         """
         mlist = _split(models)
         if not mlist:
@@ -88,8 +86,11 @@ class PaperParams:
         n = N_NULL[bool(quick)] if n_null is None else int(n_null)
         if n < 0:
             raise ConfigError(f"n_null={n_null!r}; expected a non-negative integer")
-        return cls(bool(quick), str(target), mlist, int(seed), int(folds), n, _split(nulls), str(out),
-                   adni or None, _split(sets))
+        families = _split(nulls)
+        bad = [f for f in families if f not in NULLS]
+        if bad:
+            raise ConfigError(f"nulls: unknown null famil(ies) {bad}; available: {', '.join(NULLS)}")
+        return cls(bool(quick), str(target), mlist, int(seed), int(folds), n, families, str(out), adni or None)
 
     @property
     def run_dir(self) -> Path | None:
@@ -143,9 +144,9 @@ class PaperParams:
         Raises
         ------
         ConfigError
-            On an unknown preset or bad ``sets``.
+            On an unknown preset.
         """
-        return config_mod.build(None, list(self.sets), self.quick, model, target=self.target_spec,
+        return config_mod.build(None, (), self.quick, model, target=self.target_spec,
                                 seed=self.seed if seed is None else seed, folds=self.folds)
 
     def latent_model(self) -> str:
@@ -163,8 +164,7 @@ class PaperParams:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values, as injected into a notebook's parameter cell."""
-        d = asdict(self)
-        return {**d, "models": ",".join(self.models), "nulls": ",".join(self.nulls), "sets": list(self.sets)}
+        return {**asdict(self), "models": ",".join(self.models), "nulls": ",".join(self.nulls)}
 
     @property
     def figures(self) -> Path:
