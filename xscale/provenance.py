@@ -35,10 +35,10 @@ def git_commit(path: Path | None = None) -> dict[str, Any]:
     return {"commit": sha.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
 
 
-def package_versions() -> dict[str, str | None]:
-    """Installed versions of xscale, its plugins and its scientific dependencies."""
+def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
+    """Installed versions of ``names`` (default: xscale, its plugins and its scientific dependencies)."""
     out: dict[str, str | None] = {}
-    for name in PACKAGES:
+    for name in names:
         try:
             out[name] = version(name)
         except PackageNotFoundError:
