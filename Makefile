@@ -15,7 +15,7 @@ PIP_EXTRA ?=
 $(STAMP): pyproject.toml plugins/xscale-gnn/pyproject.toml plugins/xscale-pyro/pyproject.toml plugins/xscale-baselines/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip "setuptools<81" wheel
-	$(BIN)/python -m pip install --quiet $(PIP_EXTRA) -e ".[test,paper]" -e plugins/xscale-gnn -e plugins/xscale-pyro -e plugins/xscale-baselines
+	$(BIN)/python -m pip install --quiet $(PIP_EXTRA) -e ".[test,paper,moran]" -e plugins/xscale-gnn -e plugins/xscale-pyro -e plugins/xscale-baselines
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -36,6 +36,7 @@ paper: install
 
 bench: install
 	$(BIN)/python benchmarks/bench_backends.py
+	$(BIN)/python benchmarks/bench_batched.py
 
 clean:
 	rm -rf $(VENV) results runs .pytest_cache

@@ -252,7 +252,8 @@ def test_ignore_files_cover_conventional_locations():
     assert {"/adni", "/ADNI", "data/restricted", "**/*ADNIMERGE*", "**/*UCSFFS*", "**/*DXSUM*", "**/*PTDEMOG*"} <= lines
 
 
-QUICK = ["--quick", "--set", "backend.max_epochs=120", "--folds", "3", "--targets", "enigma:scz"]
+QUICK = ["--quick", "--set", "backend.max_epochs=120", "--folds", "3", "--targets", "enigma:scz", "--no-report",
+         "--no-evaluation"]
 
 
 @pytest.mark.slow

@@ -120,7 +120,7 @@ def test_interrupted_run_leaves_no_directory(tmp_path, monkeypatch):
 def test_reproduce_two_maps(tmp_path):
     out = tmp_path / "rep"
     res = CliRunner().invoke(main, ["reproduce", "--out", str(out), "--targets", "enigma:scz,enigma:asd,",
-                                    "--models", "gnn-vae", *QUICK])
+                                    "--models", "gnn-vae", "--no-report", "--n-null", "2", *QUICK])
     assert res.exit_code == 0, res.output
     md = (out / "results.md").read_text()
     assert "| enigma:scz | schizophrenia | gnn-vae |" in md
@@ -133,6 +133,17 @@ def test_reproduce_two_maps(tmp_path):
                                                        "data/ahba/desikan_r0.2.csv.bz2"}
     assert (out / "figures" / "gnn-vae-scz.png").stat().st_size > 10_000
     assert (out / "runs" / "gnn-vae" / "asd" / "metrics.json").exists()
+    # models beside the baselines, in-sample and blocked CV, with spin and brainsmash p-values, every map
+    ev = result["evaluation"]
+    assert {(r["target"], r["model"], r["scheme"]) for r in ev} == {
+        (t, m, s) for t in ("enigma:scz", "enigma:asd") for m in ("gnn-vae", "ridge", "pls1", "pcr", "spatial-gp")
+        for s in ("in-sample", "blocked")}
+    assert all(set(r["p"]) == {"spin-vasa", "brainsmash"} and r["p"]["spin-vasa"]["n"] == 2 for r in ev)
+    table = (out / "evaluation.md").read_text()
+    assert "## Map: enigma:asd" in table and "| spatial-gp | blocked |" in table
+    gnn_cv = next(r for r in result["rows"] if r["target"] == "enigma:scz")["cv_r2"]
+    assert next(r for r in ev if r["target"] == "enigma:scz" and r["model"] == "gnn-vae"
+                and r["scheme"] == "blocked")["r2"] == pytest.approx(gnn_cv, abs=1e-6), "same fit, same numbers"
 
 
 def test_reproduce_checks_every_target_before_fitting(tmp_path, monkeypatch):
@@ -150,7 +161,7 @@ def test_user_csv_target_gets_a_safe_run_name(tmp_path):
     (src / "my map.csv").write_bytes((ROOT / "data/enigma/bd_case-controls_CortThick_adult.csv").read_bytes())
     out = tmp_path / "rep"
     res = CliRunner().invoke(main, ["reproduce", "--out", str(out), "--models", "gnn-vae",
-                                    "--targets", str(src / "my map.csv"), *QUICK])
+                                    "--targets", str(src / "my map.csv"), "--no-report", "--no-evaluation", *QUICK])
     assert res.exit_code == 0, res.output
     assert (out / "runs" / "gnn-vae" / "my_map" / "metrics.json").exists()
     assert (out / "figures" / "gnn-vae-my_map.png").exists()
@@ -162,3 +173,29 @@ def test_help_is_useful_on_every_command():
         res = CliRunner().invoke(main, cmd)
         assert res.exit_code == 0 and len(res.output) > 120, cmd
     assert "--set KEY=VALUE" in CliRunner().invoke(main, ["fit", "--help"]).output
+
+
+def test_reproduce_builds_the_paper_report_inside_its_output(tmp_path, monkeypatch):
+    import xscale.paper.report as report
+
+    calls = []
+
+    def fake_build(out, **kw):  # the real build is tested in test_paper.py; here: the wiring
+        calls.append(kw)
+        out.mkdir()
+        (out / "report.html").write_text("report")
+        return {"timings_s": {"fig1_workflow": 1.0}}
+
+    monkeypatch.setattr(report, "build_report", fake_build)
+    out = tmp_path / "rep"
+    res = CliRunner().invoke(main, ["reproduce", "--out", str(out), "--models", "ridge", "--targets", "enigma:bd",
+                                    "--quick"])
+    assert res.exit_code == 0, res.output
+    assert calls == [{"quick": True, "target": "enigma:bd", "seed": 0, "n_null": None}]
+    assert (out / "report" / "report.html").read_text() == "report"
+    result = json.loads((out / "results.json").read_text())
+    assert result["report"]["path"] == "report/report.html"
+    # without --n-null only the baselines not already reproduced are fitted, without p-values
+    assert {(r["model"], r["scheme"]) for r in result["evaluation"]} == {
+        (m, s) for m in ("pls1", "pcr", "spatial-gp") for s in ("in-sample", "blocked")}
+    assert all(r["p"] == {} for r in result["evaluation"])

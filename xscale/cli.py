@@ -232,9 +232,16 @@ def fit_cmd(target, out, overwrite, **kw) -> None:
                    "PTDEMOG), or the file paths (repeat --adni). Adds the paper's Alzheimer's map and claims.")
 @click.option("--adni-config", type=click.Path(exists=True, dir_okay=False),
               help="Overrides of xscale/configs/adni.yaml (diagnosis codes, QC, covariates, balancing).")
+@click.option("--n-null", type=click.IntRange(0), default=0, show_default=True,
+              help="Surrogate maps per spatial null family (spin test, brainsmash) in evaluation.md and the "
+                   "report; 0 leaves null p-values out of evaluation.md.")
+@click.option("--evaluation/--no-evaluation", default=True, show_default=True,
+              help="Tabulate every model beside the baselines (ridge, PLS1, PCR, spatial-only GP) in evaluation.md.")
+@click.option("--report/--no-report", default=True, show_default=True,
+              help="Execute the paper notebooks into report/report.html (needs the 'paper' extra).")
 @_run_options
 @_friendly
-def reproduce_cmd(out, targets, models, overwrite, adni, adni_config, **kw) -> None:
+def reproduce_cmd(out, targets, models, overwrite, adni, adni_config, n_null, evaluation, report, **kw) -> None:
     """Run the paper's model (and the GP model) on every embedded ENIGMA map; tabulate them.
 
     For each map and model: in-sample R^2 / r (the paper's protocol) beside blocked-CV R^2 / r
@@ -256,7 +263,7 @@ def reproduce_cmd(out, targets, models, overwrite, adni, adni_config, **kw) -> N
         result = pipeline.reproduce(cfg, out, tlist, mlist, overwrite,
                                     on_run=lambda m, t: bar.update(task, description=f"{m} {t}"),
                                     on_fit=lambda _l: bar.advance(task), adni=list(adni) if adni else None,
-                                    adni_config=adni_config)
+                                    adni_config=adni_config, n_null=n_null, evaluation=evaluation, report=report)
     table = Table(title="xscale reproduce: in-sample fit vs out-of-sample prediction")
     table.add_column("target", no_wrap=True)
     table.add_column("model", no_wrap=True)
@@ -284,7 +291,8 @@ def reproduce_cmd(out, targets, models, overwrite, adni, adni_config, **kw) -> N
               help="Comma-separated CV schemes: in-sample, blocked, loro, distance, lobe, hemisphere.")
 @click.option("--nulls", default="spin,brainsmash", show_default=True, metavar="LIST",
               help="Comma-separated null families: spin (= spin-vasa, spin-hungarian, spin-ab), brainsmash, "
-                   "permutation (naive; for comparison only).")
+                   "moran (Moran spectral randomisation; needs the 'moran' extra), permutation (naive; for "
+                   "comparison only).")
 @click.option("--n-null", type=click.IntRange(0), default=100, show_default=True,
               help="Surrogate maps per null family; each is refitted under every scheme.")
 @click.option("--out", type=click.Path(file_okay=False), default="results/evaluate", show_default=True,

@@ -18,6 +18,7 @@ from xscale.data.brain import DataReport, load_brain_data
 from xscale.data.targets import ENIGMA_MAPS, load_target
 from xscale.errors import ConfigError
 from xscale.evaluate.cv import Evaluation, evaluate
+from xscale.evaluation_table import evaluate_maps
 from xscale.fitting import check_compatible
 from xscale.interfaces import BrainData
 from xscale.plotting import predicted_vs_observed
@@ -39,6 +40,10 @@ ADNI_NOTE = (
 )
 
 Progress = Callable[[str], None]
+
+
+#: Surrogates per null family in the report's Fig 5 when ``reproduce`` is run without ``--n-null``.
+REPORT_N_NULL = 20
 
 
 def target_slug(target: str) -> str:
@@ -204,7 +209,8 @@ def results_table(rows: list[dict]) -> str:
 def reproduce(cfg: Mapping[str, Any], out: str | Path, targets: list[str] | None = None,
               models: list[str] | None = None, overwrite: bool = False,
               on_run: Callable[[str, str], None] | None = None, on_fit: Progress | None = None,
-              adni: list[str] | tuple[str, ...] | None = None, adni_config: str | Path | None = None) -> dict:
+              adni: list[str] | tuple[str, ...] | None = None, adni_config: str | Path | None = None,
+              n_null: int = 0, evaluation: bool = True, report: bool = False) -> dict:
     """Run each model preset on each map and tabulate in-sample beside out-of-sample numbers.
 
     Writes ``results.md``, ``results.json``, ``runs/<model>/<map>/`` (see :func:`fit`) and
@@ -231,6 +237,16 @@ def reproduce(cfg: Mapping[str, Any], out: str | Path, targets: list[str] | None
         files there, the note says which are needed and the rest runs.
     adni_config : path, optional
         Overrides of ``xscale/configs/adni.yaml``.
+    n_null : int
+        Surrogate maps per spatial null family (spin test, brainsmash) for the evaluation table;
+        0: the table without null p-values.
+    evaluation : bool
+        Write ``evaluation.md`` / ``evaluation/<map>/``: every model and the baselines (ridge,
+        PLS1, PCR, spatial-only GP), in-sample and blocked CV, with null p-values when ``n_null``.
+    report : bool
+        Execute the paper notebooks into ``report/`` (:func:`xscale.paper.report.build_report`:
+        the paper's model beside ridge) on the first map, with the same quick setting and
+        ``n_null`` surrogates per family (when 0: :data:`REPORT_N_NULL`, or the quick default).
 
     Returns
     -------
@@ -287,6 +303,19 @@ def reproduce(cfg: Mapping[str, Any], out: str | Path, targets: list[str] | None
         result = {"rows": rows, "quick": quick, "paper": PAPER, "adni_note": note, "adni": adni_result,
                   "configs": configs,
                   "provenance": provenance.collect(next(iter(configs.values()))["seed"], hashes, started)}
+        if evaluation:
+            cfg_eval = next(iter(configs.values()))
+            result["evaluation"], table = evaluate_maps(
+                {**cfg, "seed": cfg_eval["seed"]}, stage / "evaluation", targets, models, n_null, target_slug,
+                on_fit=on_fit)
+            write_text_atomic(stage / "evaluation.md", table)
+            md += "\nModels beside baselines, with spatial-null p-values: see evaluation.md.\n"
+        if report:
+            from xscale.paper.report import build_report  # notebooks need the optional 'paper' extra
+
+            built = build_report(stage / "report", quick=quick, target=targets[0],
+                                 seed=next(iter(configs.values()))["seed"], n_null=n_null or (None if quick else REPORT_N_NULL))
+            result["report"] = {"path": "report/report.html", "timings_s": built.get("timings_s")}
         write_text_atomic(stage / "results.md", md)
         write_json(stage / "results.json", result)
     return result

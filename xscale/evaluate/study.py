@@ -33,7 +33,7 @@ from xscale.rundir import write_json, write_text_atomic
 #: Command-line aliases: the issue's names and shorthands.
 MODEL_ALIASES = {"gnn": "gnn-vae", "pyro-gp": "gp-svi"}
 NULL_ALIASES = {"spin": ("spin-vasa", "spin-hungarian", "spin-ab")}
-SPATIAL_NULLS = ("spin-vasa", "spin-hungarian", "spin-ab", "brainsmash")
+SPATIAL_NULLS = ("spin-vasa", "spin-hungarian", "spin-ab", "brainsmash", "moran")
 
 
 def expand(names: list[str], aliases: Mapping[str, Any], valid: tuple[str, ...] | list[str], what: str) -> list[str]:
