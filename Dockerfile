@@ -24,18 +24,6 @@ ARG PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu
 # Build-time pip settings only (a mirror, a wheel directory mounted with `podman build
 # --volume`, a CA bundle): a pip.conf path. /dev/null means "no configuration file".
 ARG PIP_CONFIG_FILE=/dev/null
-# OCI labels: pass the checkout's URL and commit (README, section "Container").
-ARG VERSION=0.1.0
-ARG REVISION=unknown
-ARG SOURCE_URL=unknown
-
-LABEL org.opencontainers.image.title="xscale" \
-      org.opencontainers.image.description="Reproduction of arXiv 2606.05870 (AHBA landmark genes -> cortical thinning maps) with blocked-CV evaluation" \
-      org.opencontainers.image.source="${SOURCE_URL}" \
-      org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.licenses="BSD-3-Clause" \
-      org.opencontainers.image.base.name="${BASE_IMAGE}"
 
 ENV PATH=/opt/venv/bin:$PATH \
     PIP_NO_CACHE_DIR=1 \
@@ -66,6 +54,20 @@ RUN pip install --no-deps --no-build-isolation --no-index \
  && xscale data verify \
  && useradd --no-log-init --system --uid 10001 --user-group --home-dir /home/xscale --create-home xscale \
  && install -d -o xscale -g xscale /out
+
+# OCI labels: pass the checkout's URL and commit (README, section "Container"). Declared last so
+# that a new commit does not invalidate the cached dependency layers above.
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+ARG SOURCE_URL=unknown
+
+LABEL org.opencontainers.image.title="xscale" \
+      org.opencontainers.image.description="Reproduction of arXiv 2606.05870 (AHBA landmark genes -> cortical thinning maps) with blocked-CV evaluation" \
+      org.opencontainers.image.source="${SOURCE_URL}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="BSD-3-Clause" \
+      org.opencontainers.image.base.name="${BASE_IMAGE}"
 
 USER 10001:10001
 WORKDIR /out
