@@ -47,6 +47,12 @@ COPY xscale /opt/xscale/xscale
 COPY plugins /opt/xscale/plugins
 COPY data /opt/xscale/data
 WORKDIR /opt/xscale
+# OCI labels (below): pass the checkout's URL and commit (README, section "Container"). Declared
+# after the dependency layer, so that a new commit reuses it, and before the install step, so
+# that builders which cache LABEL by its unexpanded text (buildah) still relabel a new commit.
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+ARG SOURCE_URL=unknown
 RUN pip install --no-deps --no-build-isolation --no-index \
         . ./plugins/xscale-gnn ./plugins/xscale-pyro ./plugins/xscale-baselines \
  && pip check \
@@ -54,12 +60,6 @@ RUN pip install --no-deps --no-build-isolation --no-index \
  && xscale data verify \
  && useradd --no-log-init --system --uid 10001 --user-group --home-dir /home/xscale --create-home xscale \
  && install -d -o xscale -g xscale /out
-
-# OCI labels: pass the checkout's URL and commit (README, section "Container"). Declared last so
-# that a new commit does not invalidate the cached dependency layers above.
-ARG VERSION=0.1.0
-ARG REVISION=unknown
-ARG SOURCE_URL=unknown
 
 LABEL org.opencontainers.image.title="xscale" \
       org.opencontainers.image.description="Reproduction of arXiv 2606.05870 (AHBA landmark genes -> cortical thinning maps) with blocked-CV evaluation" \
