@@ -42,6 +42,8 @@ export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1   # as in the image: one thread, the 
 for tool in podman buildah debootstrap python3; do
   command -v "$tool" >/dev/null || { echo "container-test: '$tool' not found (Debian: apt-get install podman buildah debootstrap)" >&2; exit 2; }
 done
+python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
+  || { echo "container-test: python3 is $(python3 -V 2>&1); the lock's wheels need Python 3.11 for the host run" >&2; exit 2; }
 [ -r "$CA_BUNDLE" ] || { echo "container-test: CA bundle $CA_BUNDLE not readable (set XSCALE_CA_BUNDLE)" >&2; exit 2; }
 
 mkdir -p "$CACHE"
