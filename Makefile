@@ -10,7 +10,11 @@ STAMP  := $(VENV)/.installed
 OUT    ?= results/reproduce
 PIP_EXTRA ?=
 
-.PHONY: install reproduce test quick bench paper clean
+# `make lock` regenerates the hash-pinned lock the container installs and environment.yml from it.
+LOCK_FLAGS := --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links \
+	--unsafe-package xscale --unsafe-package xscale-gnn --unsafe-package xscale-pyro --unsafe-package xscale-baselines
+
+.PHONY: install reproduce test quick bench paper clean lock container-test
 
 $(STAMP): pyproject.toml plugins/xscale-gnn/pyproject.toml plugins/xscale-pyro/pyproject.toml plugins/xscale-baselines/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +41,16 @@ paper: install
 bench: install
 	$(BIN)/python benchmarks/bench_backends.py
 	$(BIN)/python benchmarks/bench_batched.py
+
+lock: install
+	$(BIN)/python -m pip install --quiet pip-tools==7.6.2
+	$(BIN)/pip-compile --quiet $(LOCK_FLAGS) --output-file requirements/lock.txt requirements/lock.in
+	$(BIN)/python requirements/environment.py
+
+# Builds the Dockerfile with podman on a debootstrapped Debian base and checks that
+# `xscale reproduce --quick` gives the same table inside and outside (README, "Container").
+container-test:
+	tests/container/run.sh
 
 clean:
 	rm -rf $(VENV) results runs .pytest_cache
