@@ -249,7 +249,7 @@ def test_ignore_files_cover_conventional_locations():
         assert subprocess.run(["git", "check-ignore", "-q", path], cwd=root).returncode == 0, path
     assert subprocess.run(["git", "check-ignore", "-q", "data/adni/ucsffs_st_ta_to_dk68.csv"], cwd=root).returncode == 1
     lines = set((root / ".dockerignore").read_text().split())
-    assert {"/adni", "/ADNI", "data/restricted", "**/*ADNIMERGE*", "**/*UCSFFS*", "**/*DXSUM*", "**/*PTDEMOG*"} <= lines
+    assert {"/adni", "/ADNI", "**/restricted", "**/*ADNIMERGE*", "**/*UCSFFS*", "**/*DXSUM*", "**/*PTDEMOG*"} <= lines
 
 
 QUICK = ["--quick", "--set", "backend.max_epochs=120", "--folds", "3", "--targets", "enigma:scz", "--no-report",

@@ -76,5 +76,5 @@ def test_aliases_and_unknown_names():
     assert study.expand(["gnn", "pyro-gp"], study.MODEL_ALIASES, ["gnn-vae", "gp-svi"], "model") == ["gnn-vae", "gp-svi"]
     assert study.expand(["spin"], study.NULL_ALIASES, list(study.NULLS), "null family") == [
         "spin-vasa", "spin-hungarian", "spin-ab"]
-    with pytest.raises(study.config_mod.ConfigError, match="unknown null family 'moran'"):
-        study.expand(["moran"], study.NULL_ALIASES, list(study.NULLS), "null family")
+    with pytest.raises(study.config_mod.ConfigError, match="unknown null family 'variogram'"):
+        study.expand(["variogram"], study.NULL_ALIASES, list(study.NULLS), "null family")
