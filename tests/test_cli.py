@@ -133,14 +133,16 @@ def test_reproduce_two_maps(tmp_path):
                                                        "data/ahba/desikan_r0.2.csv.bz2"}
     assert (out / "figures" / "gnn-vae-scz.png").stat().st_size > 10_000
     assert (out / "runs" / "gnn-vae" / "asd" / "metrics.json").exists()
-    # models beside the baselines, in-sample and blocked CV, with spin and brainsmash p-values, every map
+    # models beside the baselines, in-sample and blocked CV, with spin, brainsmash and gene-set p-values, every map
     ev = result["evaluation"]
     assert {(r["target"], r["model"], r["scheme"]) for r in ev} == {
         (t, m, s) for t in ("enigma:scz", "enigma:asd") for m in ("gnn-vae", "ridge", "pls1", "pcr", "spatial-gp")
         for s in ("in-sample", "blocked")}
-    assert all(set(r["p"]) == {"spin-vasa", "brainsmash"} and r["p"]["spin-vasa"]["n"] == 2 for r in ev)
+    assert all(set(r["p"]) == {"spin-vasa", "brainsmash", "geneset"} and r["p"]["spin-vasa"]["n"] == 2 for r in ev)
+    assert {r["model"] for r in ev if r["p"]["geneset"]["n"] == 2} == {"gnn-vae", "ridge", "pls1", "pcr"}
     table = (out / "evaluation.md").read_text()
     assert "## Map: enigma:asd" in table and "| spatial-gp | blocked |" in table
+    assert "R^2 random gene sets (median)" in table
     gnn_cv = next(r for r in result["rows"] if r["target"] == "enigma:scz")["cv_r2"]
     assert next(r for r in ev if r["target"] == "enigma:scz" and r["model"] == "gnn-vae"
                 and r["scheme"] == "blocked")["r2"] == pytest.approx(gnn_cv, abs=1e-6), "same fit, same numbers"

@@ -233,8 +233,8 @@ def fit_cmd(target, out, overwrite, **kw) -> None:
 @click.option("--adni-config", type=click.Path(exists=True, dir_okay=False),
               help="Overrides of xscale/configs/adni.yaml (diagnosis codes, QC, covariates, balancing).")
 @click.option("--n-null", type=click.IntRange(0), default=0, show_default=True,
-              help="Surrogate maps per spatial null family (spin test, brainsmash) in evaluation.md and the "
-                   "report; 0 leaves null p-values out of evaluation.md.")
+              help="Surrogate maps per spatial null family (spin test, brainsmash), and random landmark-sized "
+                   "gene sets, in evaluation.md and the report; 0 leaves null p-values out of evaluation.md.")
 @click.option("--evaluation/--no-evaluation", default=True, show_default=True,
               help="Tabulate every model beside the baselines (ridge, PLS1, PCR, spatial-only GP) in evaluation.md.")
 @click.option("--report/--no-report", default=True, show_default=True,
@@ -292,9 +292,10 @@ def reproduce_cmd(out, targets, models, overwrite, adni, adni_config, n_null, ev
 @click.option("--nulls", default="spin,brainsmash", show_default=True, metavar="LIST",
               help="Comma-separated null families: spin (= spin-vasa, spin-hungarian, spin-ab), brainsmash, "
                    "moran (Moran spectral randomisation; needs the 'moran' extra), permutation (naive; for "
-                   "comparison only).")
+                   "comparison only), geneset (random landmark-sized gene sets from the whole AHBA "
+                   "transcriptome, real map: gene specificity).")
 @click.option("--n-null", type=click.IntRange(0), default=100, show_default=True,
-              help="Surrogate maps per null family; each is refitted under every scheme.")
+              help="Surrogate maps (or random gene sets) per null family; each is refitted under every scheme.")
 @click.option("--out", type=click.Path(file_okay=False), default="results/evaluate", show_default=True,
               help="Output directory; .cache inside lets an interrupted run resume.")
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True,

@@ -10,8 +10,8 @@ from xscale.evaluate.study import results_markdown, run_study
 
 #: Baselines tabulated beside the paper's model (those whose plugins are installed).
 BASELINES = ("ridge", "pls1", "pcr", "spatial-gp")
-#: Spatial null families of the table (``xscale evaluate`` offers more).
-TABLE_NULLS = ("spin-vasa", "brainsmash")
+#: Null families of the table (``xscale evaluate`` offers more): two spatial, and random gene sets.
+TABLE_NULLS = ("spin-vasa", "brainsmash", "geneset")
 
 
 def evaluate_maps(cfg: Mapping[str, Any], out: Path, targets: list[str], models: list[str], n_null: int,
@@ -29,7 +29,7 @@ def evaluate_maps(cfg: Mapping[str, Any], out: Path, targets: list[str], models:
     models : list of str
         The reproduced models; the installed :data:`BASELINES` are added.
     n_null : int
-        Surrogate maps per null family (:data:`TABLE_NULLS`). 0: no null p-values, and only the
+        Surrogate maps (random gene sets) per null family (:data:`TABLE_NULLS`). 0: no null p-values, and only the
         baselines are fitted (the reproduced models' scores are already in ``results.md``).
     target_slug : callable
         Directory name of a target.

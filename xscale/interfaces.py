@@ -214,10 +214,13 @@ class Backend(ABC):
     ``compatible_priors`` lists the prior names the backend can fit (None: any).
     ``needs_components`` is False for self-contained models (baselines such as ridge or PLS):
     they receive ``components=None`` and the spec's encoder, prior and decoder may be None.
+    ``uses_expression`` is False for models that ignore the expression (the spatial-only GP):
+    the gene-set null (:mod:`xscale.evaluate.genesets`) is then not defined and not run.
     """
 
     compatible_priors: ClassVar[tuple[str, ...] | None] = None
     needs_components: ClassVar[bool] = True
+    uses_expression: ClassVar[bool] = True
 
     @classmethod
     def validate(cls, spec: ModelSpec) -> None:

@@ -238,8 +238,8 @@ def reproduce(cfg: Mapping[str, Any], out: str | Path, targets: list[str] | None
     adni_config : path, optional
         Overrides of ``xscale/configs/adni.yaml``.
     n_null : int
-        Surrogate maps per spatial null family (spin test, brainsmash) for the evaluation table;
-        0: the table without null p-values.
+        Surrogate maps per spatial null family (spin test, brainsmash), and random landmark-sized
+        gene sets, for the evaluation table; 0: the table without null p-values.
     evaluation : bool
         Write ``evaluation.md`` / ``evaluation/<map>/``: every model and the baselines (ridge,
         PLS1, PCR, spatial-only GP), in-sample and blocked CV, with null p-values when ``n_null``.

@@ -12,8 +12,11 @@ Families:
   2020 NeuroImage 220:117038), with ``brainsmash.mapgen.Base``.
 * ``permutation``: regions shuffled at random. It ignores spatial autocorrelation and is shown
   (tests) to give inflated false-positive rates; it is reported only for comparison.
+* ``moran``: Moran spectral randomisation (Wagner & Dadi 2014) with brainspace's
+  ``MoranRandomization`` on inverse centroid distances (optional extra ``moran``: brainspace
+  imports VTK).
 
-Moran spectral randomisation (brainspace) is not included: brainspace needs VTK.
+The gene-set null (random landmark-sized gene sets, real map) is in :mod:`xscale.evaluate.genesets`.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 Every cell (model, scheme) is fitted on the real map, then refitted on every surrogate map of
 every null family; p-values are one-sided (is the real r / R^2 larger than under the null?).
 The consensus p of a cell is the largest p over the spatial families (the most conservative);
-the naive permutation p is shown beside it but never enters the consensus.
+the naive permutation p is shown beside it but never enters the consensus. The gene-set null
+(``geneset``: random landmark-sized gene sets from the whole transcriptome, real target) asks
+a different question, gene specificity, and is reported beside the consensus, not in it.
 
 Results are cached per (resolved model configuration, target data hash, scheme, null family,
 seed) under ``<out>/.cache``: an interrupted evaluation resumes where it stopped.
@@ -21,10 +23,12 @@ import numpy as np
 import torch
 
 from xscale import config as config_mod
+from xscale import registry
 from xscale.data.brain import load_brain_data
 from xscale.evaluate.cv import cross_validate, scheme_for
 from xscale.evaluate.nulls import NULLS, null_maps, p_value
 from xscale.evaluate.executor import make_executor
+from xscale.evaluate.genesets import FAMILY as GENESET, gene_universe
 from xscale.evaluate.refits import refit_scores
 from xscale.evaluate.splits import SCHEMES
 from xscale.fitting import check_compatible
@@ -34,6 +38,8 @@ from xscale.rundir import write_json, write_text_atomic
 MODEL_ALIASES = {"gnn": "gnn-vae", "pyro-gp": "gp-svi"}
 NULL_ALIASES = {"spin": ("spin-vasa", "spin-hungarian", "spin-ab")}
 SPATIAL_NULLS = ("spin-vasa", "spin-hungarian", "spin-ab", "brainsmash", "moran")
+#: Every family ``--nulls`` accepts: the surrogate-map families and the gene-set null.
+ALL_NULLS = (*NULLS, GENESET)
 
 
 def expand(names: list[str], aliases: Mapping[str, Any], valid: tuple[str, ...] | list[str], what: str) -> list[str]:
@@ -73,20 +79,23 @@ class Cell:
         return max(vals) if vals else None
 
 
-def _null_stats(cache: Path, executor, shared: dict, maps: np.ndarray, per_chunk: int,
+def _null_stats(cache: Path, executor, shared: dict, draws: tuple[str, np.ndarray], per_chunk: int,
                 tick: Callable[[int], None]) -> tuple[np.ndarray, np.ndarray]:
-    """Null r and R^2 for every surrogate, in chunks of ``per_chunk`` maps, resuming from ``cache``.
+    """Null r and R^2 for every draw, in chunks of ``per_chunk`` draws, resuming from ``cache``.
+
+    ``draws`` is ``('maps', (N, R) surrogate maps)`` or ``('gene_sets', (N, G) gene indices)``.
 
     Each chunk is one batched refit (:func:`refit_scores`) run by ``executor``; finished chunks
     are saved as they complete, so an interrupted evaluation redoes only unfinished chunks.
     """
     done: dict[str, list] = json.loads(cache.read_text()) if cache.exists() else {}
-    bounds = [(a, min(a + per_chunk, len(maps))) for a in range(0, len(maps), per_chunk)]
+    kind, values = draws
+    bounds = [(a, min(a + per_chunk, len(values))) for a in range(0, len(values), per_chunk)]
     todo = [(a, b) for a, b in bounds if f"{a}:{b}" not in done]
     for a, b in bounds:
         if f"{a}:{b}" in done:
             tick(b - a)
-    for i, scores in executor.run(refit_scores, [{"maps": maps[a:b]} for a, b in todo], shared):
+    for i, scores in executor.run(refit_scores, [{kind: values[a:b]} for a, b in todo], shared):
         a, b = todo[i]
         done[f"{a}:{b}"] = scores.tolist()
         write_json(cache, done)
@@ -112,9 +121,10 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
     schemes : list of str
         From :data:`xscale.evaluate.splits.SCHEMES`.
     nulls : list of str
-        From :data:`xscale.evaluate.nulls.NULLS` or ``spin`` (all three spin variants).
+        From :data:`ALL_NULLS` (:data:`xscale.evaluate.nulls.NULLS` and ``geneset``) or ``spin``
+        (all three spin variants).
     n_null : int
-        Surrogates per family.
+        Surrogates (or random gene sets) per family.
     on_total : callable, optional
         Called once with the total number of fits.
     on_fit : callable, optional
@@ -139,7 +149,7 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
     """
     models = expand(models, MODEL_ALIASES, list(config_mod.PRESETS), "model")
     schemes = expand(schemes, {}, SCHEMES, "CV scheme")
-    nulls = expand(nulls, NULL_ALIASES, NULLS, "null family")
+    nulls = expand(nulls, NULL_ALIASES, ALL_NULLS, "null family")
     configs = {m: config_mod.resolve(config_mod.with_preset(cfg, m)) for m in models}
     for c in configs.values():
         check_compatible(config_mod.model_spec(c))
@@ -149,9 +159,17 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
     seed, folds = base["seed"], base["cv"]["folds"]
     schs = {s: scheme_for(data, s, folds, seed) for s in schemes}
     dist = np.linalg.norm(data.centroids.numpy()[:, None] - data.centroids.numpy()[None], axis=-1)
-    maps = {f: null_maps(data.target.numpy(), data.regions, dist, f, n_null, seed) for f in nulls}
+    draws = {f: ("maps", null_maps(data.target.numpy(), data.regions, dist, f, n_null, seed))
+             for f in nulls if f != GENESET}
+    universe = None
+    if GENESET in nulls:
+        universe = gene_universe(data.regions, d["missing_regions"], d["normalise"])
+        draws[GENESET] = ("gene_sets", universe.draw(data.n_genes, n_null, seed))
+    uses_genes = {m: registry.load("backend", config_mod.model_spec(c).backend).uses_expression
+                  for m, c in configs.items()}
     if on_total:
-        on_total(sum(len(schs[s].splits) for s in schemes) * len(models) * (1 + n_null * len(nulls)))
+        per_model = [1 + n_null * (len(nulls) - (GENESET in nulls and not uses_genes[m])) for m in models]
+        on_total(sum(len(schs[s].splits) for s in schemes) * sum(per_model))
     if batch_size < 1:
         raise config_mod.ConfigError(f"batch_size={batch_size}; expected an integer >= 1")
     if executor != "dask" and scheduler:
@@ -163,7 +181,7 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
 
     out = Path(out)
     cache_dir = out / ".cache"
-    target_hash = report.hashes.get(report.target_source, "")
+    data_hashes = report.hashes  # target, AHBA (whose whole transcriptome the gene-set null draws from), atlas
     cells = []
     runner = make_executor(executor, scheduler)
     try:
@@ -172,14 +190,18 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
             for s in schemes:
                 real = cross_validate(data, spec, schs[s], seed, lambda _n: tick())
                 per_chunk = max(1, batch_size // len(schs[s].splits))
-                shared = {"data": data, "spec": spec, "sch": schs[s], "seed": seed}
+                shared = {"data": data, "spec": spec, "sch": schs[s], "seed": seed,
+                          **({"universe": universe} if universe is not None else {})}
                 p = {}
                 for f in nulls:
-                    key = _key(configs[m], target_hash, d, s, folds, f, n_null, seed, per_chunk)
-                    nr, nr2 = _null_stats(cache_dir / f"{key}.json", runner, shared, maps[f], per_chunk,
+                    if f == GENESET and not uses_genes[m]:  # a model without genes has no gene-set null
+                        p[f] = {"p_r": None, "p_r2": None, "n": 0, "null_median_r": None, "null_median_r2": None}
+                        continue
+                    key = _key(configs[m], data_hashes, d, s, folds, f, n_null, seed, per_chunk)
+                    nr, nr2 = _null_stats(cache_dir / f"{key}.json", runner, shared, draws[f], per_chunk,
                                           lambda k, n_splits=len(schs[s].splits): tick(k * n_splits))
                     p[f] = {"p_r": p_value(real.score["r"], nr), "p_r2": p_value(real.score["r2"], nr2),
-                            "n": int(len(nr))}
+                            "n": int(len(nr)), "null_median_r": _median(nr), "null_median_r2": _median(nr2)}
                 cells.append(Cell(m, s, real.score, p))
         run_info = runner.describe()
     finally:
@@ -197,17 +219,32 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
     return result
 
 
+def _median(values: np.ndarray) -> float | None:
+    finite = values[np.isfinite(values)]
+    return float(np.median(finite)) if finite.size else None
+
+
 def results_markdown(result: Mapping[str, Any]) -> str:
-    """Markdown table: one row per model and scheme, a p column per null family."""
-    fams = result["nulls"]
+    """Markdown table: one row per model and scheme, a p column per null family.
+
+    With the gene-set null, two more columns: its p(r), and the median R^2 the same model and
+    scheme reach with random landmark-sized gene sets (the random-gene baseline).
+    """
+    fams = [f for f in result["nulls"] if f != GENESET]
+    genes = GENESET in result["nulls"]
     head = ["model", "CV scheme", "R^2", "r"] + [f"p(r) {f}" for f in fams] + ["consensus p(r)", "consensus p(R^2)"]
+    head += ["p(r) random gene sets", "R^2 random gene sets (median)"] if genes else []
     lines = [f"# xscale evaluate: {result['target']}", ""]
     if result["quick"]:
         lines += ["**QUICK SMOKE-TEST SETTINGS: not for reporting.**", ""]
     lines += ["`in-sample` rows are goodness of fit (the paper's protocol), not predictions. Null p-values refit the "
              f"whole pipeline on {result['n_null']} surrogate maps per family; the consensus is the largest p over "
-              "the spatial families (spins, brainsmash); naive permutation is shown for comparison only.", "",
-              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+              "the spatial families (spins, brainsmash, Moran); naive permutation is shown for comparison only."]
+    if genes:
+        lines += ["", "Random gene sets: the same model refitted with the real map on "
+                  f"{result['n_null']} sets of as many genes as the panel, drawn from the whole AHBA transcriptome; "
+                  "p(r) small means the panel's genes beat arbitrary genes (gene specificity)."]
+    lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def fmt(v):
         return "-" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.3f}"
@@ -215,5 +252,7 @@ def results_markdown(result: Mapping[str, Any]) -> str:
     for r in result["rows"]:
         cells = [r["model"], r["scheme"], fmt(r["r2"]), fmt(r["r"])] + [fmt(r["p"][f]["p_r"]) for f in fams]
         cells += [fmt(r["consensus_p_r"]), fmt(r["consensus_p_r2"])]
+        if genes:
+            cells += [fmt(r["p"][GENESET]["p_r"]), fmt(r["p"][GENESET].get("null_median_r2"))]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -6,7 +6,8 @@ kernels. Here B models are trained together: their parameters are stacked
 (``torch.func.stack_module_state``), the GCN propagation is a dense (R, R) matrix (exact for
 the DK graph, see :func:`xscale_gnn.encoder.gcn_adjacency`), and one ``vmap``-ed forward pass
 turns the first layer, where almost all the work is, into one large matrix product over the
-shared propagated expression ``A_hat @ X``.
+shared propagated expression ``A_hat @ X`` (or a batched product when each job has its own
+expression matrix, as in the random gene-set null).
 
 Every model keeps what makes it the sequential fit of :class:`xscale_gnn.backend.AdamBackend`:
 its own initial weights (built under its seed), its own noise stream, its own training and
@@ -37,8 +38,9 @@ def batchable(datas: Sequence[BrainData], components: Sequence[Components | None
     """Whether the jobs can share one dense batched fit.
 
     True when every job has the paper's components (``gnn`` encoder without dropout,
-    ``laplacian`` prior, ``mlp`` decoder) with identical settings, and all jobs share one
-    expression matrix and graph (they differ only in target and training regions).
+    ``laplacian`` prior, ``mlp`` decoder) with identical settings, and all jobs share one graph
+    and expression matrices of one shape (they may differ in expression, target and training
+    regions).
     """
     first = datas[0]
     if any(c is None for c in components):
@@ -54,8 +56,8 @@ def batchable(datas: Sequence[BrainData], components: Sequence[Components | None
                 c.prior.smoothness, c.prior.kl_weight, c.prior.edge_reduction, c.prior.kl_reduction)
 
     same_components = all(settings(c) == settings(c0) for c in components)
-    same_inputs = all((d.expression is first.expression or torch.equal(d.expression, first.expression))
-                      and torch.equal(d.edge_index, first.edge_index) for d in datas)
+    same_inputs = all(d.expression.shape == first.expression.shape and torch.equal(d.edge_index, first.edge_index)
+                      for d in datas)
     return same_components and same_inputs
 
 
@@ -103,7 +105,7 @@ def fit_dense_batch(backend: AdamBackend, datas: Sequence[BrainData], components
     backend : AdamBackend
         Learning rate, epochs, patience, validation share, weight decay, standardisation.
     datas : sequence of B BrainData
-        Same expression (R, G) and graph; targets (R,) with held-out regions NaN.
+        Same graph; expression (R, G), shared or one per job; targets (R,) with held-out regions NaN.
     components : sequence of B Components
         Built under each job's seed (:func:`batchable` must hold).
     train_masks : sequence of B (R,) bool ndarray
@@ -128,13 +130,16 @@ def fit_dense_batch(backend: AdamBackend, datas: Sequence[BrainData], components
     has_val = val.any(1)
 
     adjacency = gcn_adjacency(d0.edge_index, R)
-    propagated = adjacency @ d0.expression
+    shared_x = all(d.expression is d0.expression or torch.equal(d.expression, d0.expression) for d in datas)
+    # (R, G) shared by every model, or (B, R, G): one expression matrix per job
+    propagated = adjacency @ (d0.expression if shared_x else torch.stack([d.expression for d in datas]))
     modules = [torch.nn.ModuleList([c.encoder, c.prior, c.decoder]) for c in components]
     params, _ = stack_module_state(modules)  # leaves with requires_grad, one row per model
     decoder, prior = c0.decoder, c0.prior
 
-    def locate(p: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:  # (B, R, K) each
-        return GCNEncoder.dense_forward(_sub(p, "encoder"), propagated, adjacency)
+    def locate(p: dict[str, torch.Tensor], rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B', R, K) loc and scale of the models in ``p``, which are jobs ``rows``."""
+        return GCNEncoder.dense_forward(_sub(p, "encoder"), propagated if shared_x else propagated[rows], adjacency)
 
     def train_step(p: dict[str, torch.Tensor], loc: torch.Tensor, scale: torch.Tensor,
                    eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -174,14 +179,14 @@ def fit_dense_batch(backend: AdamBackend, datas: Sequence[BrainData], components
 
     for epoch in range(backend.max_epochs + 1):
         # this epoch's forward pass also validates the previous epoch's step (same weights)
-        loc, scale = locate(state.params)
+        loc, scale = locate(state.params, members)
         if epoch > 0:
             validate(epoch - 1, state.params, loc.detach())
             if not live.any():
                 break
             if live.sum() <= live.numel() // 2:  # drop stopped rows once they are half the batch
                 state, members, live = state.subset(live, backend), members[live], live[live]
-                loc, scale = locate(state.params)
+                loc, scale = locate(state.params, members)
         if epoch == backend.max_epochs:
             break
         state.optimizer.zero_grad()
@@ -196,7 +201,7 @@ def fit_dense_batch(backend: AdamBackend, datas: Sequence[BrainData], components
     for k, v in state.params.items():
         best[k][members[last]] = v.detach()[last]
     with torch.no_grad():
-        loc, _ = locate(best)
+        loc, _ = locate(best, torch.arange(B))
         pred = batched_decode(best, loc)
     out = []
     for b, (d, j) in enumerate(zip(datas, jobs)):

@@ -78,15 +78,16 @@ class GCNEncoder(Encoder):
         A pure function of the parameters, which may be stacked for B models (a leading batch
         dimension on every tensor, as ``torch.func.stack_module_state`` makes them): then the
         first layer, where almost all the work is, is one matrix product of the B stacked weight
-        matrices with the shared ``propagated`` expression. Exact for the 68-node DK graph, where
-        a dense (R, R) matrix is cheap.
+        matrices with the shared ``propagated`` expression (a batched product when each model has
+        its own). Exact for the 68-node DK graph, where a dense (R, R) matrix is cheap.
 
         Parameters
         ----------
         params : mapping of str to Tensor
             This module's parameters by name (``conv.lin.weight`` (H, G) or (B, H, G), ...).
-        propagated : (R, G) Tensor
-            ``adjacency @ expression``: the first layer's propagation, shared by every model.
+        propagated : (R, G) or (B, R, G) Tensor
+            ``adjacency @ expression``: the first layer's propagation, shared by every model or
+            one per model (then the parameters must be stacked for the same B models).
         adjacency : (R, R) Tensor
             :func:`gcn_adjacency` of the DK graph.
 
@@ -95,7 +96,10 @@ class GCNEncoder(Encoder):
         loc, scale : (R, K) or (B, R, K) Tensor
         """
         w = params["conv.lin.weight"]
-        first = (w.reshape(-1, w.shape[-1]) @ propagated.T).reshape(*w.shape[:-1], -1).transpose(-1, -2)
+        if propagated.ndim == 3:
+            first = propagated @ w.transpose(-1, -2)
+        else:
+            first = (w.reshape(-1, w.shape[-1]) @ propagated.T).reshape(*w.shape[:-1], -1).transpose(-1, -2)
         h = torch.relu(first + params["conv.bias"].unsqueeze(-2))
         ah = adjacency @ h
 

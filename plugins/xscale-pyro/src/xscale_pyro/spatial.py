@@ -99,6 +99,7 @@ class SpatialGPBackend(Backend):
     """
 
     needs_components = False
+    uses_expression = False
 
     def __init__(self, *, kernel: str = "matern52", lengthscale_mm: float = 40.0, steps: int = 500):
         require("SpatialGPBackend", "steps", steps, 1)
