@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from xscale import registry
@@ -165,7 +165,9 @@ def _cfg(config_file, sets, quick, preset=None, **kw):
 
 
 def _progress() -> Progress:
+    # remaining time: extrapolated from the fits so far (models differ in cost: a rough guide)
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(),
                     console=console, transient=False)
 
 

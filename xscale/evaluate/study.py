@@ -232,14 +232,17 @@ def results_markdown(result: Mapping[str, Any]) -> str:
     """
     fams = [f for f in result["nulls"] if f != GENESET]
     genes = GENESET in result["nulls"]
-    head = ["model", "CV scheme", "R^2", "r"] + [f"p(r) {f}" for f in fams] + ["consensus p(r)", "consensus p(R^2)"]
+    spatial = bool(fams) and bool(result["n_null"])
+    head = ["model", "CV scheme", "R^2", "r"] + [f"p(r) {f}" for f in fams]
+    head += ["consensus p(r)", "consensus p(R^2)"] if spatial else []
     head += ["p(r) random gene sets", "R^2 random gene sets (median)"] if genes else []
     lines = [f"# xscale evaluate: {result['target']}", ""]
     if result["quick"]:
         lines += ["**QUICK SMOKE-TEST SETTINGS: not for reporting.**", ""]
-    lines += ["`in-sample` rows are goodness of fit (the paper's protocol), not predictions. Null p-values refit the "
-             f"whole pipeline on {result['n_null']} surrogate maps per family; the consensus is the largest p over "
-              "the spatial families (spins, brainsmash, Moran); naive permutation is shown for comparison only."]
+    lines += ["`in-sample` rows are goodness of fit (the paper's protocol), not predictions." + (
+              f" Null p-values refit the whole pipeline on {result['n_null']} surrogate maps per family; the "
+              "consensus is the largest p over the spatial families (spins, brainsmash, Moran); naive permutation "
+              "is shown for comparison only." if spatial else " No null p-values in this table.")]
     if genes:
         lines += ["", "Random gene sets: the same model refitted with the real map on "
                   f"{result['n_null']} sets of as many genes as the panel, drawn from the whole AHBA transcriptome; "
@@ -251,7 +254,7 @@ def results_markdown(result: Mapping[str, Any]) -> str:
 
     for r in result["rows"]:
         cells = [r["model"], r["scheme"], fmt(r["r2"]), fmt(r["r"])] + [fmt(r["p"][f]["p_r"]) for f in fams]
-        cells += [fmt(r["consensus_p_r"]), fmt(r["consensus_p_r2"])]
+        cells += [fmt(r["consensus_p_r"]), fmt(r["consensus_p_r2"])] if spatial else []
         if genes:
             cells += [fmt(r["p"][GENESET]["p_r"]), fmt(r["p"][GENESET].get("null_median_r2"))]
         lines.append("| " + " | ".join(cells) + " |")
