@@ -70,6 +70,11 @@ class DaskExecutor:
         except OSError as exc:
             raise ConfigError(f"cannot reach the dask scheduler at {address!r}: {exc}") from exc
         log.info("dask cluster: %s", self.client)
+        # id(object) -> (object, future): each shared object is sent once and its future kept for
+        # later runs. Scattering the same content again would reuse its content-hashed key while
+        # the previous run's future on that key is being released, and the workers would lose the
+        # data under the new tasks ("lost dependencies"; dask scatter with hash=True).
+        self._scattered: dict[int, tuple[Any, Any]] = {}
 
     def describe(self) -> dict:
         workers = self.client.scheduler_info().get("workers", {})
@@ -78,17 +83,24 @@ class DaskExecutor:
     def run(self, fn: Callable[..., Any], tasks: Sequence[dict[str, Any]], shared: dict[str, Any]) -> Iterator[tuple[int, Any]]:
         """Submit every task; yield ``(task index, result)`` as they complete.
 
-        ``shared`` (data, model spec, scheme) is sent to every worker once.
+        ``shared`` (data, model spec, scheme) is sent to every worker once, and reused by later
+        runs that share the same objects.
         """
         from dask.distributed import as_completed
 
-        scattered = {k: self.client.scatter(v, broadcast=True) for k, v in shared.items()}
+        scattered = {k: self._scatter(v) for k, v in shared.items()}
         futures = {self.client.submit(fn, **task, **scattered, pure=False): i for i, task in enumerate(tasks)}
         for future in as_completed(futures):
             yield futures[future], future.result()
 
+    def _scatter(self, value: Any) -> Any:
+        if id(value) not in self._scattered:
+            self._scattered[id(value)] = (value, self.client.scatter(value, broadcast=True, hash=False))
+        return self._scattered[id(value)][1]
+
     def close(self) -> None:
         """Close the client, and the LocalCluster it started."""
+        self._scattered.clear()
         cluster = None if self.address else self.client.cluster
         self.client.close()
         if cluster is not None:
