@@ -7,8 +7,8 @@ the naive permutation p is shown beside it but never enters the consensus. The g
 (``geneset``: random landmark-sized gene sets from the whole transcriptome, real target) asks
 a different question, gene specificity, and is reported beside the consensus, not in it.
 
-Results are cached per (resolved model configuration, target data hash, scheme, null family,
-seed) under ``<out>/.cache``: an interrupted evaluation resumes where it stopped.
+Results are cached per (resolved model configuration, data hashes (target, AHBA, atlas), scheme,
+null family, seed) under ``<out>/.cache``: an interrupted evaluation resumes where it stopped.
 """
 
 from __future__ import annotations
