@@ -10,7 +10,8 @@ from xscale.evaluate.executor import DaskExecutor, LocalExecutor
 
 def test_dask_runs_reuse_shared_data_without_losing_it():
     """Regression: the same shared objects scattered run after run (one run per model x scheme x
-    null family in ``xscale evaluate``) were once lost by the workers ("lost dependencies")."""
+    null family in ``xscale evaluate``) were once lost by the workers ("lost dependencies"). The race
+    is timing-dependent; measured: this test failed on the old code (scatter again on every run)."""
     data = testing.real_data()
     dask = DaskExecutor(n_workers=2)
     try:

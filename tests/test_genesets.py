@@ -60,16 +60,20 @@ def test_refit_on_gene_sets_is_the_fit_with_those_genes(universe):
         refit_scores(data, spec, sch, seed=0)
 
 
-def test_evaluate_reports_gene_specificity_beside_the_spatial_consensus(tmp_path):
-    out = tmp_path / "ev"
-    res = CliRunner().invoke(main, ["evaluate", "--target", "enigma:scz", "--models", "pls1", "--cv", "blocked",
-                                    "--nulls", "spin-vasa,geneset", "--n-null", "5", "--out", str(out)])
+def _evaluate(out, scheme: str, n_null: int) -> tuple[dict, str]:
+    """``xscale evaluate`` of pls1 with spin-vasa and gene-set nulls: (first results row, results.md)."""
+    res = CliRunner().invoke(main, ["evaluate", "--target", "enigma:scz", "--models", "pls1", "--cv", scheme,
+                                    "--nulls", "spin-vasa,geneset", "--n-null", str(n_null), "--out", str(out)])
     assert res.exit_code == 0, res.output
-    row = json.loads((out / "results.json").read_text())["rows"][0]
+    return json.loads((out / "results.json").read_text())["rows"][0], (out / "results.md").read_text()
+
+
+def test_evaluate_reports_gene_specificity_beside_the_spatial_consensus(tmp_path):
+    row, md = _evaluate(tmp_path / "ev", "blocked", 5)
     g = row["p"]["geneset"]
-    assert g["n"] == 5 and 1 / 6 - 1e-9 <= g["p_r"] <= 1 and np.isfinite(g["null_median_r2"])
+    assert g["n"] == 5 and np.isfinite(g["null_median_r2"])
+    assert min(abs(g["p_r"] - k / 6) for k in range(1, 7)) < 1e-12, "p = (1 + #{null >= observed}) / (1 + 5)"
     assert row["consensus_p_r"] == row["p"]["spin-vasa"]["p_r"], "the gene-set null is not a spatial null"
-    md = (out / "results.md").read_text()
     assert "p(r) random gene sets" in md and "R^2 random gene sets (median)" in md
 
 
@@ -82,3 +86,10 @@ def test_models_without_genes_have_no_gene_set_null(tmp_path):
     g = res["rows"][0]["p"]["geneset"]
     assert g["n"] == 0 and g["p_r"] is None, "spatial-gp ignores expression: its score cannot depend on genes"
     assert "| spatial-gp | in-sample |" in (tmp_path / "ev" / "results.md").read_text()
+
+
+def test_no_draws_means_no_p_values(tmp_path):
+    row, md = _evaluate(tmp_path / "ev0", "in-sample", 0)
+    assert row["p"]["geneset"]["p_r"] is None and row["p"]["spin-vasa"]["p_r"] is None
+    assert row["consensus_p_r"] is None
+    assert "No null p-values in this table." in md and "p(r)" not in md

@@ -315,8 +315,8 @@ def evaluate_cmd(target, models, schemes, nulls, n_null, out, overwrite, batch_s
     """Honest validation of several models on one map: CV schemes x spatial-null p-values.
 
     Every model is fitted under every CV scheme, then refitted on every surrogate map of every
-    null family (spin tests, variogram-matched surrogates); p-values compare the real r and R^2
-    with their null distributions. Example (the issue's "done when" command):
+    null family (spin tests, variogram-matched surrogates), or with random landmark-sized gene
+    sets (geneset); p-values compare the real r and R^2 with their null distributions. Example (the issue's "done when" command):
 
     \b
       xscale evaluate --target enigma:scz --models gnn,pyro-gp,pls1,ridge,spatial-gp \\
@@ -332,7 +332,7 @@ def evaluate_cmd(target, models, schemes, nulls, n_null, out, overwrite, batch_s
                                  on_total=lambda n: bar.update(task, total=n),
                                  on_fit=lambda _l: bar.advance(task), batch_size=batch_size, executor=executor,
                                  scheduler=scheduler)
-    fams = result["nulls"]
+    fams = result["nulls"] if result["n_null"] else []
     table = Table(title=f"xscale evaluate: {result['target']} ({result['n_null']} nulls per family)")
     for col in ["model", "scheme", "R^2", "r"] + [f"p(r) {f}" for f in fams] + ["consensus p(r)"]:
         table.add_column(col, no_wrap=col in ("model", "scheme"))

@@ -54,7 +54,8 @@ def evaluate_maps(cfg: Mapping[str, Any], out: Path, targets: list[str], models:
                            n_null, on_fit=on_fit, batch_size=batch_size)
         rows += [{"target": t, **r} for r in result["rows"]]
         parts.append(results_markdown(result).replace("# xscale evaluate:", "## Map:", 1))
-    head = (f"# Models x CV schemes x spatial nulls ({n_null} surrogates per family)\n\n" if n_null else
+    head = (f"# Models x CV schemes x null p-values ({n_null} surrogate maps or random gene sets per family)\n\n"
+            if n_null else
             "# Baselines x CV schemes (the reproduced models are in results.md; null p-values for all of them: "
             "`xscale reproduce --n-null N` or `xscale evaluate`)\n\n")
     return rows, head + "\n".join(parts)

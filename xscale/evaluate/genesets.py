@@ -26,7 +26,7 @@ from xscale.interfaces import BrainData
 FAMILY = "geneset"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class GeneUniverse:
     """The whole transcriptome random gene sets are drawn from, aligned to the data's regions.
 
@@ -58,7 +58,8 @@ class GeneUniverse:
         Returns
         -------
         (n, size) int64 ndarray
-            Each row sorted, without repeats; rows drawn independently.
+            Each row sorted, without repeats; rows drawn independently (a set may include
+            landmark genes: about 6% of the transcriptome is in the panel).
 
         Raises
         ------
@@ -71,13 +72,16 @@ class GeneUniverse:
             raise ConfigError(f"null family {FAMILY!r}: sets of {size} genes from {total}; the panel must be a "
                               f"strict subset of the transcriptome (data.panel='l1000', not 'all')")
         rng = np.random.default_rng(seed)
-        return np.sort(np.stack([rng.choice(total, size, replace=False) for _ in range(n)]), axis=1).astype(np.int64)
+        sets = [np.sort(rng.choice(total, size, replace=False)) for _ in range(n)]
+        return np.array(sets, dtype=np.int64).reshape(n, size)
 
     def expressions(self, sets: np.ndarray) -> torch.Tensor:
         """(N, R, G) float32 tensor: each set's expression, normalised as the panel was."""
         sets = np.atleast_2d(np.asarray(sets, dtype=np.int64))
-        return torch.as_tensor(np.stack([normalise(self.expression[:, s], self.normalise) for s in sets]),
-                               dtype=torch.float32)
+        out = np.empty((len(sets), self.expression.shape[0], sets.shape[1]))
+        for i, s in enumerate(sets):
+            out[i] = normalise(self.expression[:, s], self.normalise)
+        return torch.as_tensor(out, dtype=torch.float32)
 
     def data_for(self, data: BrainData, sets: np.ndarray) -> list[BrainData]:
         """``data`` with its expression and genes replaced by each set's (target, graph unchanged)."""

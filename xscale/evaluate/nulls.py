@@ -194,7 +194,7 @@ def null_test(data: BrainData, spec: ModelSpec, sch: Scheme, observed: CVResult,
     """
     maps = null_maps(data.target.numpy(), data.regions, np.linalg.norm(
         data.centroids.numpy()[:, None] - data.centroids.numpy()[None], axis=-1), family, n, seed)
-    scores = refit_scores(data, spec, sch, maps, seed)
+    scores = refit_scores(data, spec, sch, maps, seed=seed)
     if on_fit:
         on_fit(f"{family} {n} surrogates")
     null_r, null_r2 = scores[:, 0], scores[:, 1]

@@ -14,7 +14,7 @@ from xscale.fitting import fit_many
 from xscale.interfaces import BrainData, ModelSpec
 
 
-def refit_scores(data: BrainData, spec: ModelSpec, sch: Scheme, maps: np.ndarray | None = None, seed: int = 0, *,
+def refit_scores(data: BrainData, spec: ModelSpec, sch: Scheme, maps: np.ndarray | None = None, *, seed: int,
                  gene_sets: np.ndarray | None = None, universe: GeneUniverse | None = None) -> np.ndarray:
     """CV score of ``spec`` on each null draw: every (draw, split) fit in one batch.
 

@@ -75,7 +75,7 @@ class Cell:
     p: dict  # family -> {"p_r": float, "p_r2": float, "n": int}
 
     def consensus(self, stat: str) -> float | None:
-        vals = [v[stat] for f, v in self.p.items() if f in SPATIAL_NULLS]
+        vals = [v[stat] for f, v in self.p.items() if f in SPATIAL_NULLS and v[stat] is not None]
         return max(vals) if vals else None
 
 
@@ -100,7 +100,8 @@ def _null_stats(cache: Path, executor, shared: dict, draws: tuple[str, np.ndarra
         done[f"{a}:{b}"] = scores.tolist()
         write_json(cache, done)
         tick(b - a)
-    scores = np.concatenate([np.asarray(done[f"{a}:{b}"], dtype=float).reshape(-1, 2) for a, b in bounds])
+    scores = np.concatenate([np.empty((0, 2))] + [np.asarray(done[f"{a}:{b}"], dtype=float).reshape(-1, 2)
+                                                  for a, b in bounds])
     return scores[:, 0], scores[:, 1]
 
 
@@ -197,10 +198,12 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
                     if f == GENESET and not uses_genes[m]:  # a model without genes has no gene-set null
                         p[f] = {"p_r": None, "p_r2": None, "n": 0, "null_median_r": None, "null_median_r2": None}
                         continue
-                    key = _key(configs[m], data_hashes, d, s, folds, f, n_null, seed, per_chunk)
+                    drawn = hashlib.sha256(np.ascontiguousarray(draws[f][1]).tobytes()).hexdigest()
+                    key = _key(configs[m], data_hashes, d, s, folds, f, n_null, seed, per_chunk, drawn)
                     nr, nr2 = _null_stats(cache_dir / f"{key}.json", runner, shared, draws[f], per_chunk,
                                           lambda k, n_splits=len(schs[s].splits): tick(k * n_splits))
-                    p[f] = {"p_r": p_value(real.score["r"], nr), "p_r2": p_value(real.score["r2"], nr2),
+                    p[f] = {"p_r": p_value(real.score["r"], nr) if len(nr) else None,
+                            "p_r2": p_value(real.score["r2"], nr2) if len(nr2) else None,
                             "n": int(len(nr)), "null_median_r": _median(nr), "null_median_r2": _median(nr2)}
                 cells.append(Cell(m, s, real.score, p))
         run_info = runner.describe()
@@ -230,23 +233,30 @@ def results_markdown(result: Mapping[str, Any]) -> str:
     With the gene-set null, two more columns: its p(r), and the median R^2 the same model and
     scheme reach with random landmark-sized gene sets (the random-gene baseline).
     """
-    fams = [f for f in result["nulls"] if f != GENESET]
-    genes = GENESET in result["nulls"]
-    spatial = bool(fams) and bool(result["n_null"])
+    n = result["n_null"]
+    fams = [f for f in result["nulls"] if f != GENESET] if n else []
+    genes = GENESET in result["nulls"] and bool(n)
+    spatial = any(f in SPATIAL_NULLS for f in fams)
     head = ["model", "CV scheme", "R^2", "r"] + [f"p(r) {f}" for f in fams]
     head += ["consensus p(r)", "consensus p(R^2)"] if spatial else []
     head += ["p(r) random gene sets", "R^2 random gene sets (median)"] if genes else []
     lines = [f"# xscale evaluate: {result['target']}", ""]
     if result["quick"]:
         lines += ["**QUICK SMOKE-TEST SETTINGS: not for reporting.**", ""]
-    lines += ["`in-sample` rows are goodness of fit (the paper's protocol), not predictions." + (
-              f" Null p-values refit the whole pipeline on {result['n_null']} surrogate maps per family; the "
-              "consensus is the largest p over the spatial families (spins, brainsmash, Moran); naive permutation "
-              "is shown for comparison only." if spatial else " No null p-values in this table.")]
+    text = "`in-sample` rows are goodness of fit (the paper's protocol), not predictions."
+    if fams:
+        text += f" Null p-values refit the whole pipeline on {n} surrogate maps per family."
+    if spatial:
+        text += " The consensus is the largest p over the spatial families (spins, brainsmash, Moran)."
+    if "permutation" in fams:
+        text += " Naive permutation ignores spatial autocorrelation; it is shown for comparison only."
+    if not fams and not genes:
+        text += " No null p-values in this table."
+    lines.append(text)
     if genes:
-        lines += ["", "Random gene sets: the same model refitted with the real map on "
-                  f"{result['n_null']} sets of as many genes as the panel, drawn from the whole AHBA transcriptome; "
-                  "p(r) small means the panel's genes beat arbitrary genes (gene specificity)."]
+        lines += ["", f"Random gene sets: the same model refitted with the real map on {n} sets of as many genes as "
+                  "the panel, drawn from the whole AHBA transcriptome; p(r) small means the panel's genes beat "
+                  "arbitrary genes (gene specificity)."]
     lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def fmt(v):

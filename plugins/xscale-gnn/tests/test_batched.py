@@ -109,6 +109,24 @@ def test_batched_with_one_expression_per_job_equals_sequential():
     assert not np.allclose(bat[0].prediction, bat[1].prediction), "different gene sets give different fits"
 
 
+def test_one_expression_per_job_survives_early_stopping():
+    """Stopped jobs leave the batch: each remaining job must keep its own expression matrix."""
+    from xscale.evaluate.genesets import gene_universe
+
+    data = testing.real_data()
+    universe = gene_universe(data.regions, "copy-homologue", "region")
+    datas = universe.data_for(data, universe.draw(data.n_genes, 4, seed=2))
+    sch = scheme_for(data, "blocked", 5, 0)
+    masks = [sch.splits[i % 2].train for i in range(4)]
+    spec = ModelSpec(backend_params={"max_epochs": 40, "patience": 3})
+    seq = [fit_model(d, spec, m, seed=s) for s, (d, m) in enumerate(zip(datas, masks), 1)]
+    bat = fit_many(datas, spec, masks, seeds=[1, 2, 3, 4])
+    assert len({s.info["epochs"] for s in seq}) > 1, "jobs stop at different epochs (rows are dropped)"
+    for s, b in zip(seq, bat):
+        assert (b.info["epochs"], b.info["best_epoch"]) == (s.info["epochs"], s.info["best_epoch"])
+        np.testing.assert_allclose(b.prediction, s.prediction, atol=TOL * float(data.target.std()), rtol=0)
+
+
 def test_batched_fit_is_deterministic_with_threads(jobs):
     datas, masks = jobs
     spec = ModelSpec(backend_params={"max_epochs": 120, "patience": 20})
