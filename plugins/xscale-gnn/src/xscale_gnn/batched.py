@@ -137,9 +137,9 @@ def fit_dense_batch(backend: AdamBackend, datas: Sequence[BrainData], components
     params, _ = stack_module_state(modules)  # leaves with requires_grad, one row per model
     decoder, prior = c0.decoder, c0.prior
 
-    def locate(p: dict[str, torch.Tensor], rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B', R, K) loc and scale of the models in ``p``, which are jobs ``rows``."""
-        return GCNEncoder.dense_forward(_sub(p, "encoder"), propagated if shared_x else propagated[rows], adjacency)
+    def locate(p: dict[str, torch.Tensor], prop: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B', R, K) loc and scale of the models in ``p``; ``prop``: their propagated expression."""
+        return GCNEncoder.dense_forward(_sub(p, "encoder"), prop, adjacency)
 
     def train_step(p: dict[str, torch.Tensor], loc: torch.Tensor, scale: torch.Tensor,
                    eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -157,6 +157,7 @@ def fit_dense_batch(backend: AdamBackend, datas: Sequence[BrainData], components
     members = torch.arange(B)  # rows of the training batch, as indices into the B jobs
     live = torch.ones(B, dtype=torch.bool)  # per row: not yet early-stopped
     state = _Training(params, _adam(params.values(), backend))
+    prop_live = propagated  # rows of the jobs still training (re-gathered only when stopped jobs leave)
     losses, mses, val_rs = (torch.full((backend.max_epochs, B), torch.nan) for _ in range(3))
     stopped_at = torch.full((B,), backend.max_epochs - 1)
 
@@ -179,14 +180,15 @@ def fit_dense_batch(backend: AdamBackend, datas: Sequence[BrainData], components
 
     for epoch in range(backend.max_epochs + 1):
         # this epoch's forward pass also validates the previous epoch's step (same weights)
-        loc, scale = locate(state.params, members)
+        loc, scale = locate(state.params, prop_live)
         if epoch > 0:
             validate(epoch - 1, state.params, loc.detach())
             if not live.any():
                 break
             if live.sum() <= live.numel() // 2:  # drop stopped rows once they are half the batch
                 state, members, live = state.subset(live, backend), members[live], live[live]
-                loc, scale = locate(state.params, members)
+                prop_live = propagated if shared_x else propagated[members]
+                loc, scale = locate(state.params, prop_live)
         if epoch == backend.max_epochs:
             break
         state.optimizer.zero_grad()
@@ -201,7 +203,7 @@ def fit_dense_batch(backend: AdamBackend, datas: Sequence[BrainData], components
     for k, v in state.params.items():
         best[k][members[last]] = v.detach()[last]
     with torch.no_grad():
-        loc, _ = locate(best, torch.arange(B))
+        loc, _ = locate(best, propagated)
         pred = batched_decode(best, loc)
     out = []
     for b, (d, j) in enumerate(zip(datas, jobs)):
