@@ -147,16 +147,19 @@ class Posterior:
 
 
 def summarise(f: torch.Tensor, sigma: torch.Tensor, z: torch.Tensor, lengthscale: torch.Tensor,
-              variance: torch.Tensor, problem: Problem, seed: int, lengthscale_units: str = "mm") -> Posterior:
+              variance: torch.Tensor, problem: Problem, seed: int | torch.Generator,
+              lengthscale_units: str = "mm") -> Posterior:
     """Posterior predictive ``y* = f + sigma * eps`` from S draws.
 
     Parameters
     ----------
     f : (S, R); sigma, lengthscale, variance : (S,); z : (S, K, R)
+    seed : int or torch.Generator
+        Seed of the observation noise eps, or the generator to draw it from.
     lengthscale_units : str
         ``'mm'`` for distance kernels, ``'graph steps^2'`` (diffusion time) for the graph kernel.
     """
-    g = torch.Generator().manual_seed(seed)
+    g = seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(seed)
     f = f.reshape(f.shape[0], -1).double()
     ystar = f + sigma.reshape(-1, 1).double() * torch.randn(f.shape, generator=g, dtype=torch.float64)
     ystar = ystar * problem.sd + problem.mean

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+import pyro
 import pyro.contrib.gp as gp
 import pyro.distributions as dist
 import torch
@@ -121,7 +122,9 @@ class GPPrior(Prior):
                               variance=torch.as_tensor(1.0 if variance is None else variance, dtype=torch.float64),
                               lengthscale=torch.as_tensor(median if lengthscale is None else lengthscale,
                                                           dtype=torch.float64))
-        with torch.no_grad():
+        # A fresh parameter store: pyro kernels keep their hyperparameters there by name, so a
+        # second call would otherwise reuse the first call's lengthscale and variance.
+        with torch.no_grad(), pyro.get_param_store().scope():
             cov = k(centroids.double())
         return cov + self.jitter * torch.eye(len(centroids), dtype=cov.dtype)
 

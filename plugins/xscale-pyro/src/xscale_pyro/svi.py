@@ -12,7 +12,8 @@ from pyro.infer.autoguide import AutoLowRankMultivariateNormal, AutoNormal
 from xscale.checks import require
 from xscale.fitting import check_train_mask
 from xscale.interfaces import Backend, BrainData, Components, FitResult
-from xscale_pyro.model import Problem, make_model, point_decoder, summarise
+from xscale_pyro.lowrank import predict
+from xscale_pyro.model import Posterior, Problem, make_model, point_decoder, summarise
 
 GUIDES = ("encoder", "autonormal", "autolowrank")
 
@@ -92,7 +93,20 @@ class SVIBackend(Backend):
 
         return encoder_guide
 
-    def fit(self, data: BrainData, components: Components, train_mask: np.ndarray, seed: int) -> FitResult:
+    def start(self, data: BrainData, components: Components, train_mask: np.ndarray, seed: int):
+        """Seed Pyro and build one fit's problem, model, guide and SVI object (nothing trained yet).
+
+        Returns
+        -------
+        problem : Problem
+        model, guide : callables
+        svi : pyro.infer.SVI
+
+        Raises
+        ------
+        ValueError
+            On a bad ``train_mask``.
+        """
         mask = check_train_mask(data, train_mask)
         pyro.clear_param_store()
         pyro.set_rng_seed(seed)
@@ -102,15 +116,39 @@ class SVIBackend(Backend):
         model = make_model(problem, components.prior, decode, K, self.sigma_scale, self.expression_weight)
         guide = self._guide(model, components, problem, K)
         svi = SVI(model, guide, pyro.optim.ClippedAdam({"lr": self.lr, "clip_norm": 10.0}), Trace_ELBO())
+        return problem, model, guide, svi
+
+    def fit(self, data: BrainData, components: Components, train_mask: np.ndarray, seed: int) -> FitResult:
+        problem, model, guide, svi = self.start(data, components, train_mask, seed)
         elbo = [float(svi.step()) for _ in range(self.steps)]
-        pred = Predictive(model, guide=guide, num_samples=self.num_samples,
-                          return_sites=("f", "sigma", "z", "lengthscale", "variance"))
-        with torch.no_grad():
-            s = pred(observe=False)
-        post = summarise(s["f"], s["sigma"], s["z"], s["lengthscale"], s["variance"], problem, seed,
-                         components.prior.lengthscale_units)
+        units = components.prior.lengthscale_units
+        if self.guide == "autolowrank":  # explicit draws: the batched fits (svi_batched) make the same
+            decoder = components.decoder
+            post = predict(guide, guide.loc.detach()[None], guide.scale.detach()[None],
+                           guide.cov_factor.detach()[None], decoder,
+                           {k: v.detach()[None] for k, v in decoder.named_parameters()}, [problem],
+                           self.num_samples, [seed], units)[0]
+        else:
+            pred = Predictive(model, guide=guide, num_samples=self.num_samples,
+                              return_sites=("f", "sigma", "z", "lengthscale", "variance"))
+            with torch.no_grad():
+                s = pred(observe=False)
+            post = summarise(s["f"], s["sigma"], s["z"], s["lengthscale"], s["variance"], problem, seed, units)
+        return self.result(post, elbo)
+
+    def result(self, post: Posterior, elbo: list[float]) -> FitResult:
+        """The FitResult of one fit: posterior-predictive summary and its ELBO-loss curve."""
         return FitResult(
             prediction=post.mean, latent=post.latent, history={"elbo_loss": elbo}, prediction_scale=post.sd,
             interval_95=np.stack([post.lower, post.upper]),
             info={"steps": self.steps, "final_elbo_loss": elbo[-1], **post.hyper},
         )
+
+    def fit_batch(self, datas, components, train_masks, seeds) -> list[FitResult]:
+        """Fit B jobs; with the default ``autolowrank`` guide and a distance kernel, trained at once
+        (:mod:`xscale_pyro.svi_batched`, same results as the loop up to float64 rounding), else a loop."""
+        from xscale_pyro.svi_batched import batchable, fit_batched
+
+        if not batchable(self, components):
+            return super().fit_batch(datas, components, train_masks, seeds)
+        return fit_batched(self, datas, components, train_masks, seeds)

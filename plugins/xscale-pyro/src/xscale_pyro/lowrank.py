@@ -1,0 +1,123 @@
+"""Posterior-predictive draws from the low-rank multivariate normal guide, for one or many fits.
+
+The default SVI guide (``AutoLowRankMultivariateNormal``) is one Gaussian over the packed,
+unconstrained latent vector ``u`` (D values: sigma, lengthscale, variance and the K x R latent
+programs z). Predictions draw S latent vectors per fit from an explicit generator, map them to
+the model's sites (``biject_to`` each site's support, as Pyro does), decode the programs and
+summarise the posterior predictive (:func:`xscale_pyro.model.summarise`). The sequential fit
+and the batched fits (:mod:`xscale_pyro.svi_batched`) both predict through this function, so
+they draw the same numbers for the same seed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterator, Mapping, Sequence
+
+import torch
+from torch.distributions import biject_to
+from torch.func import functional_call, vmap
+
+from xscale.interfaces import Decoder
+from xscale_pyro.model import Posterior, Problem, summarise
+
+
+def unpack(guide, latent: torch.Tensor) -> Iterator[tuple[dict, torch.Tensor]]:
+    """Split packed unconstrained latents into the model's sites, in the guide's packing order.
+
+    Parameters
+    ----------
+    guide : pyro.infer.autoguide.AutoContinuous
+        An initialised guide (its prototype trace gives the sites' order and shapes).
+    latent : (..., D) tensor
+        Any leading batch shape (fits, draws).
+
+    Yields
+    ------
+    site : dict
+        The prototype trace's site (``name``, ``fn``).
+    value : (..., *site shape) tensor
+        Its unconstrained values.
+    """
+    pos = 0
+    for name, site in guide.prototype_trace.iter_stochastic_nodes():
+        shape = guide._unconstrained_shapes[name]
+        size = math.prod(shape)
+        yield site, latent[..., pos:pos + size].reshape(latent.shape[:-1] + shape)
+        pos += size
+    if pos != latent.shape[-1]:
+        raise ValueError(f"unpack: latent has {latent.shape[-1]} values; the guide's sites hold {pos}")
+
+
+def unpack_sites(guide, latent: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Constrained site values of packed unconstrained latents (:func:`unpack`, then ``biject_to``
+    each site's support, as Pyro's guide does).
+
+    Returns
+    -------
+    dict of str to (..., *site shape) tensor
+    """
+    return {site["name"]: biject_to(site["fn"].support)(u) for site, u in unpack(guide, latent)}
+
+
+def decode_many(decoder: Decoder, params: Mapping[str, torch.Tensor], z: torch.Tensor) -> torch.Tensor:
+    """Decode the latent programs of B fits with their own decoder weights.
+
+    Parameters
+    ----------
+    decoder : Decoder
+        Template module (its architecture; its own weights are not used).
+    params : mapping of str to (B, *shape) tensor
+        Each fit's decoder weights, by parameter name.
+    z : (B, S, K, R) tensor
+        S draws of the K latent programs over R regions per fit.
+
+    Returns
+    -------
+    (B, S, R) tensor
+    """
+    one = vmap(lambda p, zs: functional_call(decoder, p, (zs.transpose(-1, -2),)), in_dims=(None, 0))
+    return vmap(one, in_dims=(0, 0))(dict(params), z)
+
+
+def predict(guide, loc: torch.Tensor, scale: torch.Tensor, cov_factor: torch.Tensor, decoder: Decoder,
+            decoder_params: Mapping[str, torch.Tensor], problems: Sequence[Problem], num_samples: int,
+            seeds: Sequence[int], lengthscale_units: str) -> list[Posterior]:
+    """Posterior predictive of B fitted low-rank guides, each from its own seeded generator.
+
+    For fit b, ``u = loc_b + (cov_factor_b * scale_b) eps_W + scale_b * eps_D`` with
+    ``eps_W`` (S, rank) then ``eps_D`` (S, D) drawn from ``torch.Generator().manual_seed(seed_b)``,
+    which then also draws the observation noise of :func:`~xscale_pyro.model.summarise`.
+
+    Parameters
+    ----------
+    guide : AutoLowRankMultivariateNormal
+        Any of the B fits' initialised guides (they share the site layout).
+    loc, scale : (B, D) tensor
+        Guide location and (constrained, positive) scale.
+    cov_factor : (B, D, rank) tensor
+    decoder : Decoder
+    decoder_params : mapping of str to (B, *shape) tensor
+    problems : sequence of B Problem
+    num_samples : int
+        S.
+    seeds : sequence of B int
+    lengthscale_units : str
+
+    Returns
+    -------
+    list of B Posterior
+    """
+    with torch.no_grad():
+        gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
+        B, D, rank = cov_factor.shape
+        eps = [(torch.randn((num_samples, rank), generator=g, dtype=loc.dtype),
+                torch.randn((num_samples, D), generator=g, dtype=loc.dtype)) for g in gens]
+        eps_w = torch.stack([e[0] for e in eps])
+        eps_d = torch.stack([e[1] for e in eps])
+        factor = cov_factor * scale.unsqueeze(-1)
+        u = loc.unsqueeze(1) + eps_w @ factor.transpose(-1, -2) + (scale * scale).sqrt().unsqueeze(1) * eps_d
+        s = unpack_sites(guide, u)
+        f = decode_many(decoder, decoder_params, s["z"])
+        return [summarise(f[b], s["sigma"][b], s["z"][b], s["lengthscale"][b], s["variance"][b], problems[b], gens[b],
+                          lengthscale_units) for b in range(B)]
