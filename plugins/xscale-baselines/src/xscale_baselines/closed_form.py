@@ -137,15 +137,21 @@ class PLSFit(NamedTuple):
     loadings: np.ndarray
     y_loadings: np.ndarray
 
+    def _first(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(T, G, k) weights of the first k components and the (T, k, k) pseudo-inverse of ``P^T W``."""
+        w = self.weights[..., :k]
+        return w, np.linalg.pinv(np.swapaxes(self.loadings[..., :k], 1, 2) @ w)
+
     def rotations(self, k: int) -> np.ndarray:
         """(T, G, k) ``x_rotations_`` of the first k components: ``W (P^T W)^+``."""
-        w, p = self.weights[..., :k], self.loadings[..., :k]
-        return w @ np.linalg.pinv(np.swapaxes(p, 1, 2) @ w)
+        w, inv = self._first(k)
+        return w @ inv
 
     def predict(self, x_new: np.ndarray, k: int) -> np.ndarray:
-        """(m, T) predictions at ``x_new`` (m, G) of the k-component model."""
-        coef = np.einsum("tgk,tk->gt", self.rotations(k), self.y_loadings[:, :k])
-        return (x_new - self.x_mean) @ coef + self.y_mean
+        """(m, T) predictions at ``x_new`` (m, G) of the k-component model: coefficients ``W (P^T W)^+ q``."""
+        w, inv = self._first(k)
+        v = inv @ self.y_loadings[:, :k, None]
+        return (x_new - self.x_mean) @ (w * np.swapaxes(v, 1, 2)).sum(axis=-1).T + self.y_mean
 
 
 def pls1(x_fit: np.ndarray, y_fit: np.ndarray, k: int) -> PLSFit:

@@ -224,7 +224,7 @@ class PLSBackend(_SklearnBackend):
         fit = cf.pls1(z_fit, y, int(ks.max()))
         out: dict[int, FitResult] = {}
         for k in np.unique(ks):  # the first k components of the longest fit are the k-component fit
-            pred, latent = fit.predict(z, k), np.einsum("rg,tgk->trk", z, fit.rotations(k))
+            pred, latent = fit.predict(z, k), z @ fit.rotations(k)
             info = {} if self.components else {"pls__n_components": int(k)}
             out.update({t: FitResult(prediction=pred[:, t], latent=latent[t], info=dict(info)) for t in np.flatnonzero(ks == k)})
         return [out[t] for t in range(len(ks))]
