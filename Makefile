@@ -41,6 +41,7 @@ paper: install
 bench: install
 	$(BIN)/python benchmarks/bench_backends.py
 	$(BIN)/python benchmarks/bench_batched.py
+	$(BIN)/python benchmarks/bench_baselines.py
 
 lock: install
 	$(BIN)/python -m pip install --quiet pip-tools==7.6.2
