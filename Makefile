@@ -42,6 +42,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_backends.py
 	$(BIN)/python benchmarks/bench_batched.py
 	$(BIN)/python benchmarks/bench_baselines.py
+	$(BIN)/python benchmarks/bench_svi_batched.py
 
 lock: install
 	$(BIN)/python -m pip install --quiet pip-tools==7.6.2
