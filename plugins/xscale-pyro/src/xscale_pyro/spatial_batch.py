@@ -2,22 +2,27 @@
 
 Null distributions refit the spatial-only GP (:class:`~xscale_pyro.spatial.SpatialGPBackend`)
 on thousands of surrogate maps and CV folds. Each fit is a ``pyro.contrib.gp`` GPRegression
-(built by :func:`~xscale_pyro.spatial.build_spatial_gp`) whose lengthscale, variance and
-noise variance are MAP estimates: pyro's Delta autoguides, Adam on the unconstrained
-(log) values, and the ``Trace_ELBO`` loss, which for Delta guides is
+(built by :func:`~xscale_pyro.spatial.build_spatial_gp`, zero mean function, the map centred)
+whose lengthscale, variance and noise variance are MAP estimates. What pyro 1.9 does, read
+from its source (``contrib/gp/parameterized.py``, ``models/gpr.py``, ``util.py``):
 
-    ``-log N(y | 0, K + (jitter + noise) I) - log p(lengthscale) - log p(variance) - log p(noise)``
+* each hyperparameter has a Delta autoguide initialised to a draw from its hyperprior (so
+  ``pyro.set_rng_seed(seed)`` fixes it): lengthscale, variance (float32, as the hyperpriors
+  are built from Python floats), then noise (float64);
+* Adam acts on the unconstrained values ``u = log(theta)`` (``transform_to(positive)``);
+* the ``Trace_ELBO`` loss of a Delta guide is the negative log joint
+  ``-log N(y | 0, K + (jitter + noise) I) - log p(lengthscale) - log p(variance) - log p(noise)``,
+  hyperprior densities in constrained space, no Jacobian;
+* prediction (``forward(X*, full_cov=False, noiseless=False)``): mean ``K*f Kff^-1 y``,
+  variance ``variance - diag(K*f Kff^-1 Kf*)`` clamped at 0, plus the noise variance.
 
-with the hyperprior densities taken in constrained space (no Jacobian). This module
-computes the same loss for B models in plain torch (batched kernel matrices and Cholesky
-factors) and sums it over jobs; Adam is elementwise, so each job gets the update it would
-get alone. Training sets of different sizes are padded to the largest: a padding row and
-column of the training covariance are the identity's and its target is 0, which adds nothing
-to the Mahalanobis term or the log-determinant; the ``n log(2 pi)`` term counts the real
-training points only.
-Dtypes follow pyro's exactly (float32 lengthscale and variance, sampled from the float32
-hyperpriors; float64 noise and covariances), so results agree with the loop up to float
-summation order.
+This module computes the same loss for B models in plain torch (batched kernel matrices and
+Cholesky factors) and sums it over jobs; Adam is elementwise, so each job gets the update it
+would get alone. Training sets of different sizes are padded to the largest: a padding row
+and column of the training covariance are the identity's and its target is 0, which adds
+nothing to the Mahalanobis term or the log-determinant; the ``n log(2 pi)`` term counts the
+real training points only. Dtypes and arithmetic follow pyro's, so results agree with the
+loop up to float summation order.
 
 References: Rasmussen & Williams 2006, eqs. 2.25-2.26 (predictive), 5.8 (marginal likelihood).
 """
@@ -102,6 +107,8 @@ class _Batch:
                                  f"X {tuple(m.X.shape)}")
         n = torch.tensor([len(m.X) for m in models])
         self.valid = torch.arange(int(n.max())) < n[:, None]
+        self.pairs = self.valid[:, :, None] & self.valid[:, None, :]
+        self.eye = torch.eye(self.valid.shape[1], dtype=torch.float64)
         self.X = torch.zeros(*self.valid.shape, first.X.shape[1], dtype=torch.float64)
         self.y = torch.zeros(self.valid.shape, dtype=torch.float64)
         for b, m in enumerate(models):
@@ -140,10 +147,8 @@ class _Batch:
     def cholesky(self, lengthscale: torch.Tensor, variance: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """(B, N, N) Cholesky factors of the training covariances (identity on padding rows)."""
         diag = torch.where(self.valid, self.jitter + noise[:, None], 0.0)
-        pair = self.valid[:, :, None] & self.valid[:, None, :]
-        eye = torch.eye(self.valid.shape[1], dtype=torch.float64)
-        K = self.kernel(lengthscale, variance)
-        return torch.linalg.cholesky(torch.where(pair, K + torch.diag_embed(diag), eye))
+        K = self.kernel(lengthscale, variance) + torch.diag_embed(diag)
+        return torch.linalg.cholesky(torch.where(self.pairs, K, self.eye))
 
     def loss(self) -> torch.Tensor:
         """(B,) negative log joint of each job at its current hyperparameters."""
