@@ -42,15 +42,25 @@ def batched_kernel(kernel: str, sq_dist: torch.Tensor, lengthscale: torch.Tensor
     ValueError
         On another kernel name.
     """
-    r2 = sq_dist / lengthscale[:, None, None] ** 2
-    v = variance[:, None, None]
-    if kernel == "matern52":
-        sqrt5_r = 5**0.5 * (r2 + 1e-12).sqrt()
-        return v * (1 + sqrt5_r + (5 / 3) * r2) * torch.exp(-sqrt5_r)
-    if kernel == "rbf":
-        return v * torch.exp(-0.5 * r2)
-    raise ValueError(f"batched_kernel: kernel={kernel!r}; expected one of {KERNELS}")
+    if kernel not in SHAPES:
+        raise ValueError(f"batched_kernel: kernel={kernel!r}; expected one of {KERNELS}")
+    return SHAPES[kernel](variance[:, None, None], sq_dist / lengthscale[:, None, None] ** 2)
 
+
+def matern52(variance: torch.Tensor, r2: torch.Tensor) -> torch.Tensor:
+    """Matern-5/2 covariance at squared scaled distances ``r2`` (pyro's ``sqrt(r2 + 1e-12)`` guard:
+    a finite gradient at r = 0); broadcasts ``variance`` against ``r2``."""
+    sqrt5_r = 5**0.5 * (r2 + 1e-12).sqrt()
+    return variance * (1 + sqrt5_r + (5 / 3) * r2) * torch.exp(-sqrt5_r)
+
+
+def rbf(variance: torch.Tensor, r2: torch.Tensor) -> torch.Tensor:
+    """Squared-exponential covariance at squared scaled distances ``r2``."""
+    return variance * torch.exp(-0.5 * r2)
+
+
+#: Covariance as a function of (variance, squared scaled distance), by kernel name.
+SHAPES = {"matern52": matern52, "rbf": rbf}
 
 class GaussianLogDensity(torch.autograd.Function):
     """Zero-mean Gaussian log density of K vectors per covariance, summed, with a closed-form backward.
