@@ -301,8 +301,9 @@ def reproduce_cmd(out, targets, models, overwrite, adni, adni_config, n_null, ev
 @click.option("--out", type=click.Path(file_okay=False), default="results/evaluate", show_default=True,
               help="Output directory; .cache inside lets an interrupted run resume.")
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True,
-              help="Fits trained at once in a null refit (surrogates x CV splits); the GNN-VAE trains a batch "
-                   "as one model with stacked weights. Also the unit of caching and of distribution.")
+              help="Fits trained at once in a null refit (surrogates x CV splits); the GNN-VAE, the Pyro GP "
+                   "models and the linear baselines train a batch together. Also the unit of caching and of "
+                   "distribution.")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="Where null refits run: this process, or a dask.distributed cluster (same results).")
 @click.option("--scheduler", default=None, metavar="ADDRESS",

@@ -22,7 +22,7 @@ def refit_scores(data: BrainData, spec: ModelSpec, sch: Scheme, maps: np.ndarray
     the expression panel, with the real target (:mod:`xscale.evaluate.genesets`).
 
     The N x S fits go to :func:`xscale.fitting.fit_many`, so a backend that trains many models
-    at once (the GNN-VAE) does; each fit is the one :func:`xscale.evaluate.cv.cross_validate`
+    at once (the GNN-VAE, the Pyro GP models, the linear baselines) does; each fit is the one :func:`xscale.evaluate.cv.cross_validate`
     would make for that map, with the same seed.
 
     Parameters

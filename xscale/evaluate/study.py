@@ -132,7 +132,8 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
         Called after each fit.
     batch_size : int
         Fits per batched refit (surrogate maps x CV splits); backends that train many models at
-        once (the GNN-VAE) do so over a batch. Also the unit of caching and of distribution.
+        once (the GNN-VAE, the Pyro GP models, the linear baselines) do so over a batch. Also
+        the unit of caching and of distribution.
     executor : {'local', 'dask'}
         Where the null refits run: this process, or a dask.distributed cluster (identical results).
     scheduler : str, optional
