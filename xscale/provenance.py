@@ -12,8 +12,8 @@ from typing import Any
 
 import torch
 
-PACKAGES = ("xscale", "xscale-gnn", "xscale-pyro", "torch", "torch_geometric", "pyro-ppl", "numpy", "pandas",
-            "scipy", "abagen", "nibabel", "click", "matplotlib")
+PACKAGES = ("xscale", "xscale-gnn", "xscale-pyro", "xscale-baselines", "torch", "torch_geometric", "pyro-ppl",
+            "scikit-learn", "numpy", "pandas", "scipy", "abagen", "nibabel", "click", "matplotlib")
 
 
 def now() -> str:

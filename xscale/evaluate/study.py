@@ -8,7 +8,9 @@ the naive permutation p is shown beside it but never enters the consensus. The g
 a different question, gene specificity, and is reported beside the consensus, not in it.
 
 Results are cached per (resolved model configuration, data hashes (target, AHBA, atlas), scheme,
-null family, seed) under ``<out>/.cache``: an interrupted evaluation resumes where it stopped.
+null family, seed, batch size, package versions) under ``<out>/.cache``: an interrupted
+evaluation resumes where it stopped, and a new release of xscale, a plugin or a numerical library
+recomputes rather than mixing results.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from xscale.evaluate.genesets import FAMILY as GENESET, gene_universe
 from xscale.evaluate.refits import refit_scores
 from xscale.evaluate.splits import SCHEMES
 from xscale.fitting import check_compatible
+from xscale.provenance import package_versions
 from xscale.rundir import write_json, write_text_atomic
 
 #: Command-line aliases: the issue's names and shorthands.
@@ -184,6 +187,7 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
     out = Path(out)
     cache_dir = out / ".cache"
     data_hashes = report.hashes  # target, AHBA (whose whole transcriptome the gene-set null draws from), atlas
+    versions = package_versions()  # xscale, its plugins and the numerical libraries: a new release recomputes
     cells = []
     runner = make_executor(executor, scheduler)
     try:
@@ -200,7 +204,7 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
                         p[f] = {"p_r": None, "p_r2": None, "n": 0, "null_median_r": None, "null_median_r2": None}
                         continue
                     drawn = hashlib.sha256(np.ascontiguousarray(draws[f][1]).tobytes()).hexdigest()
-                    key = _key(configs[m], data_hashes, d, s, folds, f, n_null, seed, per_chunk, drawn)
+                    key = _key(configs[m], data_hashes, d, s, folds, f, n_null, seed, per_chunk, drawn, versions)
                     nr, nr2 = _null_stats(cache_dir / f"{key}.json", runner, shared, draws[f], per_chunk,
                                           lambda k, n_splits=len(schs[s].splits): tick(k * n_splits))
                     p[f] = {"p_r": p_value(real.score["r"], nr) if len(nr) else None,

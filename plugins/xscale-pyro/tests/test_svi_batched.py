@@ -28,7 +28,7 @@ from xscale.evaluate.cv import scheme_for
 from xscale.evaluate.genesets import gene_universe
 from xscale.fitting import fit_many, fit_model
 from xscale.interfaces import ModelSpec
-from xscale_pyro.batched_kernel import batched_kernel, squared_distances
+from xscale_pyro.batched_kernel import batched_kernel
 from xscale_pyro.prior import GPPrior
 
 TOL = 1e-9  # see the module docstring
@@ -101,7 +101,48 @@ def test_other_guides_and_kernels_fall_back_to_the_loop(jobs, params):
 def test_batched_kernel_equals_pyro_kernel(kernel):
     centroids = testing.real_data().centroids.double()
     ls, var = torch.tensor([12.0, 40.0, 95.0], dtype=torch.float64), torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64)
-    got = batched_kernel(kernel, squared_distances(centroids), ls, var)
+    got = batched_kernel(kernel, centroids, ls, var)
     for b in range(3):
         want = GPPrior(kernel=kernel).covariance(centroids, ls[b], var[b]) - 1e-4 * torch.eye(68, dtype=torch.float64)
         torch.testing.assert_close(got[b], want, rtol=1e-12, atol=1e-12)
+
+
+def test_the_batched_path_runs_and_a_wrong_term_is_caught(jobs, monkeypatch):
+    """The comparisons above compare the batch with the loop only if the batch ran; and dropping
+    one term of the ELBO (the log-Jacobians of the positive sites) must break them."""
+    import xscale_pyro.svi_batched as sb
+
+    datas, masks = jobs
+    spec = _spec(steps=10)
+    loop = [fit_model(d, spec, m, 0) for d, m in zip(datas[:2], masks[:2])]
+    calls = []
+    real = sb.fit_batched
+    monkeypatch.setattr(sb, "fit_batched", lambda *a: calls.append(1) or real(*a))
+    _same(loop, fit_many(datas[:2], spec, masks[:2], 0))
+    assert calls == [1]
+    real_biject_to = sb.biject_to
+    monkeypatch.setattr(sb, "biject_to", lambda constraint: _DropJacobian(real_biject_to(constraint)))
+    with pytest.raises(AssertionError):
+        _same(loop, fit_many(datas[:2], spec, masks[:2], 0))
+
+
+class _DropJacobian:
+    """A transform to a site's support whose log-Jacobian is left out."""
+
+    def __init__(self, transform):
+        self.transform, self.inv = transform, self
+
+    def __call__(self, x):
+        return self.transform(x)
+
+    def log_abs_det_jacobian(self, y, x):
+        return torch.zeros_like(y)
+
+
+def test_fits_on_other_centroids_fall_back_to_the_loop(jobs):
+    datas, masks = jobs
+    moved = [datas[0], replace(datas[1], centroids=datas[1].centroids * 1.5)]
+    spec = _spec(steps=10)
+    loop = [fit_model(d, spec, m, 0) for d, m in zip(moved, masks[:2])]
+    for a, b in zip(loop, fit_many(moved, spec, masks[:2], 0)):
+        np.testing.assert_array_equal(a.prediction, b.prediction)

@@ -2,7 +2,7 @@
 
 The same functions as ``pyro.contrib.gp.kernels.Matern52`` and ``RBF`` (Rasmussen & Williams
 2006, eqs. 4.14 and 4.9), including Pyro's ``sqrt(r^2 + 1e-12)`` guard, evaluated for B
-hyperparameter pairs over one set of squared distances, for batched fits.
+hyperparameter pairs, for batched fits.
 """
 
 from __future__ import annotations
@@ -15,27 +15,45 @@ import torch
 KERNELS = ("matern52", "rbf")
 
 
-def squared_distances(a: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
-    """(R1, R2) squared Euclidean distances between points a (R1, 3) and b (R2, 3) (default a), mm^2."""
-    b = a if b is None else b
-    return ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
+def scaled_sq_dist(X: torch.Tensor, lengthscale: torch.Tensor, Z: torch.Tensor | None = None) -> torch.Tensor:
+    """Squared distances between inputs divided by each GP's lengthscale, in Pyro's arithmetic
+    (``pyro.contrib.gp.kernels.Isotropy``: ``|x|^2 - 2 x.z + |z|^2`` on scaled inputs, clamped at 0).
+
+    Parameters
+    ----------
+    X : (N, D) or (B, N, D) tensor
+        Inputs (region centroids, mm), shared or per GP.
+    lengthscale : (B,) tensor
+        mm.
+    Z : (M, D) or (B, M, D) tensor, optional
+        Second inputs (default ``X``).
+
+    Returns
+    -------
+    (B, N, M) tensor
+    """
+    ls = lengthscale[:, None, None]
+    sx = X / ls
+    sz = sx if Z is None else Z / ls
+    return ((sx**2).sum(-1, keepdim=True) - 2 * sx @ sz.mT + (sz**2).sum(-1, keepdim=True).mT).clamp(min=0)
 
 
-def batched_kernel(kernel: str, sq_dist: torch.Tensor, lengthscale: torch.Tensor, variance: torch.Tensor) -> torch.Tensor:
-    """Kernel matrices of B GPs.
+def batched_kernel(kernel: str, X: torch.Tensor, lengthscale: torch.Tensor, variance: torch.Tensor,
+                   Z: torch.Tensor | None = None) -> torch.Tensor:
+    """Kernel matrices of B GPs, each with its own lengthscale and variance.
 
     Parameters
     ----------
     kernel : {'matern52', 'rbf'}
-    sq_dist : (R1, R2) tensor
-        Squared distances, mm^2 (:func:`squared_distances`).
+    X, Z : tensors
+        As in :func:`scaled_sq_dist` (mm).
     lengthscale : (B,) tensor
         mm.
     variance : (B,) tensor
 
     Returns
     -------
-    (B, R1, R2) tensor
+    (B, N, M) tensor
 
     Raises
     ------
@@ -44,7 +62,7 @@ def batched_kernel(kernel: str, sq_dist: torch.Tensor, lengthscale: torch.Tensor
     """
     if kernel not in SHAPES:
         raise ValueError(f"batched_kernel: kernel={kernel!r}; expected one of {KERNELS}")
-    return SHAPES[kernel](variance[:, None, None], sq_dist / lengthscale[:, None, None] ** 2)
+    return SHAPES[kernel](variance[:, None, None], scaled_sq_dist(X, lengthscale, Z))
 
 
 def matern52(variance: torch.Tensor, r2: torch.Tensor) -> torch.Tensor:
@@ -65,8 +83,9 @@ SHAPES = {"matern52": matern52, "rbf": rbf}
 class GaussianLogDensity(torch.autograd.Function):
     """Zero-mean Gaussian log density of K vectors per covariance, summed, with a closed-form backward.
 
-    ``log N(Z | 0, C) = -tr(C^-1 S) / 2 - K log|C| / 2 - K R log(2 pi) / 2`` with ``S = Z^T Z``, and
-    ``d/dC = (C^-1 S C^-1 - K C^-1) / 2``, ``d/dZ = -Z C^-1`` (Rasmussen & Williams 2006, eq. 5.9).
+    For the K columns of Z (R, K): ``log N = -tr(C^-1 S) / 2 - K log|C| / 2 - K R log(2 pi) / 2``
+    with ``S = Z Z^T`` (R, R); ``d/dC = (C^-1 S C^-1 - K C^-1) / 2`` and ``d/dZ = -C^-1 Z``
+    (Rasmussen & Williams 2006, eq. 5.9).
     One Cholesky factor and one inverse per covariance: differentiating through
     ``torch.linalg.cholesky`` instead costs several times more for B small matrices.
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from typing import Iterator, Mapping, Sequence
 
+import numpy as np
 import torch
 from torch.distributions import biject_to
 from torch.func import functional_call, vmap
@@ -80,14 +81,48 @@ def decode_many(decoder: Decoder, params: Mapping[str, torch.Tensor], z: torch.T
     return vmap(one, in_dims=(0, 0))(dict(params), z)
 
 
+#: Fits whose S posterior draws are held in memory at once (float64, B x S x D per tensor).
+PREDICT_CHUNK = 32
+
+
+def lowrank_sample(loc: torch.Tensor, scale: torch.Tensor, cov_factor: torch.Tensor, eps_w: torch.Tensor,
+                   eps_d: torch.Tensor) -> torch.Tensor:
+    """Reparameterised draws of the low-rank guide, as ``LowRankMultivariateNormal.rsample`` makes them.
+
+    ``u = loc + (cov_factor * scale) eps_W + sqrt(scale^2) eps_D`` (Pyro's guide: low-rank factor
+    ``cov_factor * scale``, diagonal ``scale^2``).
+
+    Parameters
+    ----------
+    loc, scale : (B, D) tensor
+    cov_factor : (B, D, rank) tensor
+    eps_w : (B, S, rank) tensor
+    eps_d : (B, S, D) tensor
+
+    Returns
+    -------
+    (B, S, D) tensor
+    """
+    factor = cov_factor * scale.unsqueeze(-1)
+    return loc.unsqueeze(-2) + eps_w @ factor.transpose(-1, -2) + (scale * scale).sqrt().unsqueeze(-2) * eps_d
+
+
+def prediction_generator(seed: int) -> torch.Generator:
+    """The generator of a fit's posterior-predictive draws: a stream derived from ``seed``
+    (``numpy.random.SeedSequence([seed, 1])``), apart from the stream ``pyro.set_rng_seed(seed)``
+    gives initialisation and SVI."""
+    return torch.Generator().manual_seed(int(np.random.SeedSequence([int(seed), 1]).generate_state(1)[0]))
+
+
 def predict(guide, loc: torch.Tensor, scale: torch.Tensor, cov_factor: torch.Tensor, decoder: Decoder,
             decoder_params: Mapping[str, torch.Tensor], problems: Sequence[Problem], num_samples: int,
             seeds: Sequence[int], lengthscale_units: str) -> list[Posterior]:
     """Posterior predictive of B fitted low-rank guides, each from its own seeded generator.
 
-    For fit b, ``u = loc_b + (cov_factor_b * scale_b) eps_W + scale_b * eps_D`` with
-    ``eps_W`` (S, rank) then ``eps_D`` (S, D) drawn from ``torch.Generator().manual_seed(seed_b)``,
-    which then also draws the observation noise of :func:`~xscale_pyro.model.summarise`.
+    For fit b, :func:`lowrank_sample` with ``eps_W`` (S, rank) then ``eps_D`` (S, D) drawn from
+    :func:`prediction_generator` (seed_b), which then also draws the observation noise of
+    :func:`~xscale_pyro.model.summarise`. Fits are drawn :data:`PREDICT_CHUNK` at a time (each
+    from its own generator, so the chunking does not change the numbers).
 
     Parameters
     ----------
@@ -108,16 +143,18 @@ def predict(guide, loc: torch.Tensor, scale: torch.Tensor, cov_factor: torch.Ten
     -------
     list of B Posterior
     """
+    out: list[Posterior] = []
+    B, D, rank = cov_factor.shape
     with torch.no_grad():
-        gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
-        B, D, rank = cov_factor.shape
-        eps = [(torch.randn((num_samples, rank), generator=g, dtype=loc.dtype),
-                torch.randn((num_samples, D), generator=g, dtype=loc.dtype)) for g in gens]
-        eps_w = torch.stack([e[0] for e in eps])
-        eps_d = torch.stack([e[1] for e in eps])
-        factor = cov_factor * scale.unsqueeze(-1)
-        u = loc.unsqueeze(1) + eps_w @ factor.transpose(-1, -2) + (scale * scale).sqrt().unsqueeze(1) * eps_d
-        s = unpack_sites(guide, u)
-        f = decode_many(decoder, decoder_params, s["z"])
-        return [summarise(f[b], s["sigma"][b], s["z"][b], s["lengthscale"][b], s["variance"][b], problems[b], gens[b],
-                          lengthscale_units) for b in range(B)]
+        for a in range(0, B, PREDICT_CHUNK):
+            part = slice(a, min(a + PREDICT_CHUNK, B))
+            gens = [prediction_generator(s) for s in seeds[part]]
+            eps = [(torch.randn((num_samples, rank), generator=g, dtype=loc.dtype),
+                    torch.randn((num_samples, D), generator=g, dtype=loc.dtype)) for g in gens]
+            u = lowrank_sample(loc[part], scale[part], cov_factor[part], torch.stack([e[0] for e in eps]),
+                               torch.stack([e[1] for e in eps]))
+            s = unpack_sites(guide, u)
+            f = decode_many(decoder, {k: v[part] for k, v in decoder_params.items()}, s["z"])
+            out += [summarise(f[i], s["sigma"][i], s["z"][i], s["lengthscale"][i], s["variance"][i], problems[a + i],
+                              g, lengthscale_units) for i, g in enumerate(gens)]
+    return out

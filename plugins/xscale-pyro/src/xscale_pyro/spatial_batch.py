@@ -31,18 +31,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 import pyro.contrib.gp as gp
 import torch
 from torch.distributions import transform_to
 
-from xscale_pyro.batched_kernel import matern52, rbf
+from xscale_pyro.batched_kernel import batched_kernel
 
 SITES = ("kernel.lengthscale", "kernel.variance", "noise")  # pyro's sample sites, in model order
 
-KERNELS: dict[type, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    gp.kernels.Matern52: matern52, gp.kernels.RBF: rbf}
+#: Pyro kernel classes this module batches, and their names in :mod:`xscale_pyro.batched_kernel`.
+KERNELS: dict[type, str] = {gp.kernels.Matern52: "matern52", gp.kernels.RBF: "rbf"}
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ class _Batch:
         for b, m in enumerate(models):
             self.X[b, :n[b]], self.y[b, :n[b]] = m.X, m.y[0]
         self.n_train, self.jitter = n.double(), first.jitter
-        self.shape = KERNELS[type(first.kernel)]
+        self.kernel_name = KERNELS[type(first.kernel)]
         # the hyperpriors of the first model (all built alike); pyro keeps them in `_priors`
         sites = [s.rpartition(".") for s in SITES]
         self.priors = [first.get_submodule(module)._priors[attr] for module, _, attr in sites]
@@ -130,11 +130,7 @@ class _Batch:
     def kernel(self, lengthscale: torch.Tensor, variance: torch.Tensor, Z: torch.Tensor | None = None) -> torch.Tensor:
         """(B, N, M) kernel between the training inputs and ``Z`` ((M, D) or (B, M, D); default
         the training inputs), with pyro's ``Isotropy`` arithmetic."""
-        ls = lengthscale[:, None, None]
-        sx = self.X / ls
-        sz = sx if Z is None else Z / ls
-        r2 = ((sx**2).sum(-1, keepdim=True) - 2 * sx.matmul(sz.mT) + (sz**2).sum(-1, keepdim=True).mT).clamp(min=0)
-        return self.shape(variance[:, None, None], r2)
+        return batched_kernel(self.kernel_name, self.X, lengthscale, variance, Z)
 
     def cholesky(self, lengthscale: torch.Tensor, variance: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """(B, N, N) Cholesky factors of the training covariances (identity on padding rows)."""
