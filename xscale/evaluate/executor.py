@@ -2,7 +2,8 @@
 
 Each task is one chunk of surrogate maps (:func:`xscale.evaluate.refits.refit_scores`); a
 chunk's result depends only on its inputs and seed, never on where or in which order it ran,
-so both executors give identical numbers for the same chunking.
+so both executors give the same numbers for the same chunking, up to the last bit of BLAS
+products (a LocalCluster's workers run BLAS single-threaded).
 """
 
 from __future__ import annotations

@@ -138,7 +138,8 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
         once (the GNN-VAE, the Pyro GP models, the linear baselines) do so over a batch. Also
         the unit of caching and of distribution.
     executor : {'local', 'dask'}
-        Where the null refits run: this process, or a dask.distributed cluster (identical results).
+        Where the null refits run: this process, or a dask.distributed cluster (the same results, to the
+        last bit of BLAS products).
     scheduler : str, optional
         Address of a running dask scheduler (with ``executor='dask'``; default a LocalCluster).
 
