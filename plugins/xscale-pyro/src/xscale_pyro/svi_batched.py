@@ -242,13 +242,16 @@ def fit_batched(backend, datas: Sequence[BrainData], components: Sequence[Compon
         Held-out targets hidden; one set of centroids (:func:`batchable`).
     components : sequence of B Components
         Built under each fit's seed. Unlike the loop, their decoder modules are left as Pyro's
-        first step leaves them: each fit's trained weights are in its FitResult, not the module.
+        first step leaves them (the trained decoder weights serve the predictions, then are dropped).
     masks : sequence of B (R,) bool ndarray
+        Training regions of each fit.
     seeds : sequence of B int
+        Each fit's seed: its Pyro RNG stream for training and its prediction stream.
 
     Returns
     -------
     list of B FitResult
+        Posterior-predictive mean, SD and 95% interval per region, ELBO-loss curve, hyperparameters.
 
     Raises
     ------
