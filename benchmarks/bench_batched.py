@@ -72,15 +72,25 @@ def jobs(target: str, n: int, seed: int = 0):
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def loop_vs_batch_setup(doc: str, preset: str, batch: int, sequential: int, out: str):
+    """Command line of a loop-vs-batch benchmark, the preset's model spec and its refit jobs.
+
+    Returns ``(args, spec, datas, masks)``: parsed ``--target --batch --sequential --out``, and
+    ``max(batch, sequential)`` jobs from :func:`jobs`.
+    """
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--target", default="enigma:scz")
-    ap.add_argument("--batch", type=int, default=64, help="refits trained at once")
-    ap.add_argument("--sequential", type=int, default=10, help="refits timed with the plain loop")
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "batched.json"))
+    ap.add_argument("--batch", type=int, default=batch, help="refits trained at once")
+    ap.add_argument("--sequential", type=int, default=sequential, help="refits timed with the loop")
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / out))
     args = ap.parse_args()
-    spec = config.model_spec(config.resolve(config.build(preset="gnn-vae")))
+    spec = config.model_spec(config.resolve(config.build(preset=preset)))
     datas, masks = jobs(args.target, max(args.batch, args.sequential))
+    return args, spec, datas, masks
+
+
+def main() -> None:
+    args, spec, datas, masks = loop_vs_batch_setup(__doc__, "gnn-vae", 64, 10, "batched.json")
     peak = matmul_gflops()
     enc = config.resolve(config.build(preset="gnn-vae"))["encoder"]
     layer = layer_gflops(args.batch, enc.get("hidden", 128), datas[0].n_genes, datas[0].n_regions)

@@ -14,17 +14,14 @@ Writes ``benchmarks/results/svi_batched.json`` and prints a Markdown table.
 
 from __future__ import annotations
 
-import argparse
 import platform
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from bench_batched import jobs
-from xscale import config
+from bench_batched import loop_vs_batch_setup
 from xscale.fitting import fit_many, fit_model
 from xscale.provenance import now, package_versions
 from xscale.rundir import write_json
@@ -37,14 +34,8 @@ def nudged(data):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--target", default="enigma:scz")
-    ap.add_argument("--batch", type=int, default=60, help="refits trained at once (xscale evaluate's default chunk)")
-    ap.add_argument("--sequential", type=int, default=3, help="refits timed with Pyro's loop")
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "svi_batched.json"))
-    args = ap.parse_args()
-    spec = config.model_spec(config.resolve(config.build(preset="gp-svi")))
-    datas, masks = jobs(args.target, max(args.batch, args.sequential))
+    # 60 = xscale evaluate's default chunk (12 surrogates x 5 folds)
+    args, spec, datas, masks = loop_vs_batch_setup(__doc__, "gp-svi", 60, 3, "svi_batched.json")
     n = args.sequential
 
     t = time.perf_counter()
