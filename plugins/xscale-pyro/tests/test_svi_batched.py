@@ -28,8 +28,6 @@ from xscale.evaluate.cv import scheme_for
 from xscale.evaluate.genesets import gene_universe
 from xscale.fitting import fit_many, fit_model
 from xscale.interfaces import ModelSpec
-from xscale_pyro.batched_kernel import batched_kernel
-from xscale_pyro.prior import GPPrior
 
 TOL = 1e-9  # see the module docstring
 SPEC = ModelSpec(prior="gp", decoder="linear", backend="svi", encoder_params={"latent_dim": 4},
@@ -95,16 +93,6 @@ def test_other_guides_and_kernels_fall_back_to_the_loop(jobs, params):
     loop = [fit_model(d, spec, m, 0) for d, m in zip(datas[:2], masks[:2])]
     for a, b in zip(loop, fit_many(datas[:2], spec, masks[:2], 0)):
         np.testing.assert_array_equal(a.prediction, b.prediction)
-
-
-@pytest.mark.parametrize("kernel", ["matern52", "rbf"])
-def test_batched_kernel_equals_pyro_kernel(kernel):
-    centroids = testing.real_data().centroids.double()
-    ls, var = torch.tensor([12.0, 40.0, 95.0], dtype=torch.float64), torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64)
-    got = batched_kernel(kernel, centroids, ls, var)
-    for b in range(3):
-        want = GPPrior(kernel=kernel).covariance(centroids, ls[b], var[b]) - 1e-4 * torch.eye(68, dtype=torch.float64)
-        torch.testing.assert_close(got[b], want, rtol=1e-12, atol=1e-12)
 
 
 def test_the_batched_path_runs_and_a_wrong_term_is_caught(jobs, monkeypatch):

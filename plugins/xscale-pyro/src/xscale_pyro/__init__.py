@@ -6,4 +6,4 @@ hyperpriors), a ``linear`` decoder, and two inference backends: ``svi`` (stochas
 variational inference, Trace_ELBO + Adam) and ``nuts`` (Hamiltonian Monte Carlo, for small K).
 """
 
-__version__ = "0.2.0"
+__version__ = "0.2.1"

@@ -65,46 +65,83 @@ def batched_kernel(kernel: str, X: torch.Tensor, lengthscale: torch.Tensor, vari
     return SHAPES[kernel](variance[:, None, None], scaled_sq_dist(X, lengthscale, Z))
 
 
-def matern52(variance: torch.Tensor, r2: torch.Tensor) -> torch.Tensor:
-    """Matern-5/2 covariance at squared scaled distances ``r2`` (pyro's ``sqrt(r2 + 1e-12)`` guard:
-    a finite gradient at r = 0); broadcasts ``variance`` against ``r2``."""
+def sq_dist(X: torch.Tensor) -> torch.Tensor:
+    """(N, N) squared Euclidean distances between the rows of ``X`` (N, D), from their differences
+    (an exact zero diagonal, no cancellation)."""
+    return ((X[:, None] - X[None]) ** 2).sum(-1)
+
+
+def matern52_parts(r2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Matern-5/2 shape ``k / variance`` at squared scaled distances ``r2 = d^2 / l^2`` and its
+    lengthscale derivative times the lengthscale, ``l dk/dl / variance = (5/3) r^2 (1 + sqrt5 r) e^(-sqrt5 r)``
+    (pyro's ``sqrt(r2 + 1e-12)`` guard kept)."""
     sqrt5_r = 5**0.5 * (r2 + 1e-12).sqrt()
-    return variance * (1 + sqrt5_r + (5 / 3) * r2) * torch.exp(-sqrt5_r)
+    e = torch.exp(-sqrt5_r)
+    return (1 + sqrt5_r + (5 / 3) * r2) * e, (5 / 3) * r2 * (1 + sqrt5_r) * e
+
+
+def rbf_parts(r2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Squared-exponential shape ``e^(-r2/2)`` and ``l dk/dl / variance = r2 e^(-r2/2)``."""
+    e = torch.exp(-0.5 * r2)
+    return e, r2 * e
+
+
+#: (shape, lengthscale x its lengthscale derivative) as functions of r2, by kernel name.
+PARTS = {"matern52": matern52_parts, "rbf": rbf_parts}
+
+
+def matern52(variance: torch.Tensor, r2: torch.Tensor) -> torch.Tensor:
+    """Matern-5/2 covariance at squared scaled distances ``r2``; broadcasts ``variance`` against ``r2``."""
+    return variance * matern52_parts(r2)[0]
 
 
 def rbf(variance: torch.Tensor, r2: torch.Tensor) -> torch.Tensor:
     """Squared-exponential covariance at squared scaled distances ``r2``."""
-    return variance * torch.exp(-0.5 * r2)
+    return variance * rbf_parts(r2)[0]
 
 
 #: Covariance as a function of (variance, squared scaled distance), by kernel name.
 SHAPES = {"matern52": matern52, "rbf": rbf}
 
-class GaussianLogDensity(torch.autograd.Function):
-    """Zero-mean Gaussian log density of K vectors per covariance, summed, with a closed-form backward.
 
-    For the K columns of Z (R, K): ``log N = -tr(C^-1 S) / 2 - K log|C| / 2 - K R log(2 pi) / 2``
-    with ``S = Z Z^T`` (R, R); ``d/dC = (C^-1 S C^-1 - K C^-1) / 2`` and ``d/dZ = -C^-1 Z``
-    (Rasmussen & Williams 2006, eq. 5.9).
-    One Cholesky factor and one inverse per covariance: differentiating through
-    ``torch.linalg.cholesky`` instead costs several times more for B small matrices.
+class GPLogDensity(torch.autograd.Function):
+    """Log density of K latent maps per GP under B zero-mean GPs with their own lengthscale and
+    variance, with closed-form gradients.
 
-    Inputs: ``cov`` (B, R, R) symmetric positive definite, ``z`` (B, R, K). Output: (B,).
+    With ``C = variance k(d^2 / lengthscale^2) + jitter I`` (R, R) and Z (R, K)::
+
+        log p = -tr(C^-1 Z Z^T) / 2 - K log|C| / 2 - K R log(2 pi) / 2
+        dlog p / dC = W / 2,  W = C^-1 Z Z^T C^-1 - K C^-1;   dlog p / dZ = -C^-1 Z
+
+    (Rasmussen & Williams 2006, eq. 5.9), so ``dlog p/dvariance = sum(W * k) / 2`` and
+    ``dlog p/dlengthscale = sum(W * dC/dlengthscale) / 2``. One Cholesky factor and one inverse per GP,
+    and a handful of elementwise passes over the (B, R, R) kernels: differentiating through the
+    kernel and ``torch.linalg.cholesky`` instead costs several times more for B small matrices.
+    The covariance equals :func:`batched_kernel`'s up to rounding (distances from differences
+    rather than pyro's expanded ``|x|^2 - 2 x.z + |z|^2``).
+
+    Inputs: ``lengthscale``, ``variance`` (B,); ``z`` (B, R, K); ``sq_dist`` (R, R) squared
+    distances (mm^2, :func:`sq_dist`); ``kernel`` a key of :data:`PARTS`; ``jitter`` float.
+    Output: (B,) log densities.
     """
 
     @staticmethod
-    def forward(ctx, cov: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    def forward(ctx, lengthscale, variance, z, sq_dist, kernel, jitter):
+        r2 = sq_dist / (lengthscale * lengthscale)[:, None, None]
+        shape, ls_dshape = PARTS[kernel](r2)
+        cov = variance[:, None, None] * shape
+        cov.diagonal(dim1=-2, dim2=-1).add_(jitter)
         L = torch.linalg.cholesky(cov)
         alpha = torch.cholesky_solve(z, L)  # C^-1 Z, (B, R, K)
         R, K = z.shape[-2:]
         log_det = 2 * L.diagonal(dim1=-2, dim2=-1).log().sum(-1)
-        ctx.save_for_backward(L, alpha)
+        ctx.save_for_backward(lengthscale, variance, L, alpha, shape, ls_dshape)
         return -0.5 * (z * alpha).sum((-1, -2)) - 0.5 * K * log_det - 0.5 * K * R * math.log(2 * math.pi)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        L, alpha = ctx.saved_tensors
-        K = alpha.shape[-1]
-        g = grad[:, None, None]
-        grad_cov = 0.5 * g * (alpha @ alpha.transpose(-1, -2) - K * torch.cholesky_inverse(L))
-        return grad_cov, -g * alpha
+    def backward(ctx, grad):
+        lengthscale, variance, L, alpha, shape, ls_dshape = ctx.saved_tensors
+        W = alpha @ alpha.mT - alpha.shape[-1] * torch.cholesky_inverse(L)  # W = 2 dlog p / dC
+        d_variance = 0.5 * (W * shape).sum((-1, -2))
+        d_lengthscale = 0.5 * (W * ls_dshape).sum((-1, -2)) * variance / lengthscale
+        return grad * d_lengthscale, grad * d_variance, -grad[:, None, None] * alpha, None, None, None

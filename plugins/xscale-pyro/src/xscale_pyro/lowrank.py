@@ -107,6 +107,42 @@ def lowrank_sample(loc: torch.Tensor, scale: torch.Tensor, cov_factor: torch.Ten
     return loc.unsqueeze(-2) + eps_w @ factor.transpose(-1, -2) + (scale * scale).sqrt().unsqueeze(-2) * eps_d
 
 
+def lowrank_log_density(scale: torch.Tensor, cov_factor: torch.Tensor, eps_w: torch.Tensor,
+                        eps_d: torch.Tensor) -> torch.Tensor:
+    """Log density of the guide at its own reparameterised draw :func:`lowrank_sample`, from the noise.
+
+    With ``A = cov_factor`` (D, rank), ``S = diag(scale)`` and ``u - loc = S (A eps_W + eps_D)``, the
+    covariance ``S (I + A A^T) S`` gives, by the Woodbury identity and the matrix determinant lemma,
+
+        (u - loc)^T Sigma^-1 (u - loc) = |eps_W|^2 + |eps_D|^2 - c^T (I + A^T A)^-1 c,  c = eps_W - A^T eps_D
+        log |Sigma| = 2 sum(log scale) + log |I + A^T A|
+
+    the same function of (loc, scale, cov_factor) as ``LowRankMultivariateNormal.log_prob`` of the
+    draw, so the same value and gradient up to rounding, from one (rank, rank) Cholesky factor per fit.
+
+    Parameters
+    ----------
+    scale : (B, D) tensor
+        Positive.
+    cov_factor : (B, D, rank) tensor
+    eps_w : (B, rank) tensor
+    eps_d : (B, D) tensor
+
+    Returns
+    -------
+    (B,) tensor
+    """
+    D = eps_d.shape[-1]
+    capacitance = cov_factor.mT @ cov_factor
+    capacitance.diagonal(dim1=-2, dim2=-1).add_(1.0)
+    L = torch.linalg.cholesky(capacitance)
+    c = eps_w - (cov_factor.mT @ eps_d.unsqueeze(-1)).squeeze(-1)
+    w = torch.linalg.solve_triangular(L, c.unsqueeze(-1), upper=False).squeeze(-1)
+    mahalanobis = (eps_w**2).sum(-1) + (eps_d**2).sum(-1) - (w**2).sum(-1)
+    log_det = 2 * L.diagonal(dim1=-2, dim2=-1).log().sum(-1) + 2 * scale.log().sum(-1)
+    return -0.5 * (mahalanobis + log_det + D * math.log(2 * math.pi))
+
+
 def prediction_generator(seed: int) -> torch.Generator:
     """The generator of a fit's posterior-predictive draws: a stream derived from ``seed``
     (``numpy.random.SeedSequence([seed, 1])``), apart from the stream ``pyro.set_rng_seed(seed)``
