@@ -83,6 +83,17 @@ def _close(a, b, tol: float = 1e-12) -> bool:
     return a == b
 
 
+def test_no_null_draws_gives_the_real_scores_only(tmp_path):
+    out = tmp_path / "ev"
+    res = CliRunner().invoke(main, ["evaluate", "--target", "enigma:bd", "--models", "pls1", "--cv", "blocked",
+                                    "--n-null", "0", "--out", str(out)])  # default families: spin, brainsmash
+    assert res.exit_code == 0, res.output
+    result = json.loads((out / "results.json").read_text())
+    assert result["nulls"] == [] and [r["p"] for r in result["rows"]] == [{}]
+    assert result["rows"][0]["r2"] is not None and result["rows"][0]["consensus_p_r"] is None
+    assert "No null p-values in this table." in (out / "results.md").read_text()
+
+
 def test_scheduler_needs_dask(tmp_path):
     res = CliRunner().invoke(main, [*ARGS, "--scheduler", "tcp://127.0.0.1:1", "--out", str(tmp_path / "x")])
     assert res.exit_code == 1 and "--scheduler needs --executor dask" in res.output
