@@ -10,11 +10,12 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from xscale import registry
 from xscale.errors import XscaleError
+from xscale.progress import Progress
 
 console = Console(stderr=True)
 stdout = Console(width=None if sys.stdout.isatty() else 120)  # tables stay readable in logs
@@ -165,7 +166,8 @@ def _cfg(config_file, sets, quick, preset=None, **kw):
 
 
 def _progress() -> Progress:
-    # remaining time: extrapolated from the fits so far (models differ in cost: a rough guide)
+    # remaining time: extrapolated from the fits so far (models differ in cost: a rough guide);
+    # without a terminal (a log file) a plain progress line every minute instead of the bar
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     TimeRemainingColumn(),
                     console=console, transient=False)
