@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import os
+
+import dask
 import torch
 
 from xscale import testing
-from xscale.evaluate.executor import DaskExecutor, LocalExecutor
+from xscale.evaluate.executor import MALLOC_TRIM, DaskExecutor, LocalExecutor
 
 
 def test_dask_runs_reuse_shared_data_without_losing_it():
@@ -25,3 +29,25 @@ def test_dask_runs_reuse_shared_data_without_losing_it():
                 assert torch.equal(got[i]["data"].expression, data.expression)
     finally:
         dask.close()
+
+
+def test_local_cluster_workers_keep_glibc_adaptive_mmap(caplog):
+    """dask's default MALLOC_TRIM_THRESHOLD_ made batched refits 4x slower in its workers: the
+    LocalCluster is started without it; workers that have it (a remote cluster) get a warning."""
+    dask_ex = DaskExecutor(n_workers=1)
+    try:
+        assert list(dask_ex.client.run(os.environ.get, MALLOC_TRIM).values()) == [None]
+        assert "pre-spawn-environ" not in caplog.text
+    finally:
+        dask_ex.close()
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": 65536}):
+        from dask.distributed import LocalCluster
+
+        cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)
+    try:
+        with caplog.at_level(logging.WARNING, logger="xscale.evaluate.executor"):
+            remote = DaskExecutor(address=cluster.scheduler_address)
+            remote.close()
+        assert f"{MALLOC_TRIM} set" in caplog.text and "pre-spawn-environ" in caplog.text
+    finally:
+        cluster.close()
