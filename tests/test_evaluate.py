@@ -89,7 +89,8 @@ def test_no_null_draws_gives_the_real_scores_only(tmp_path):
                                     "--n-null", "0", "--out", str(out)])  # default families: spin, brainsmash
     assert res.exit_code == 0, res.output
     result = json.loads((out / "results.json").read_text())
-    assert result["nulls"] == [] and [r["p"] for r in result["rows"]] == [{}]
+    assert set(result["rows"][0]["p"]) == {"spin-vasa", "spin-hungarian", "spin-ab", "brainsmash"}
+    assert all(v["p_r"] is None and v["n"] == 0 for v in result["rows"][0]["p"].values())
     assert result["rows"][0]["r2"] is not None and result["rows"][0]["consensus_p_r"] is None
     assert "No null p-values in this table." in (out / "results.md").read_text()
 

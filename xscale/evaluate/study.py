@@ -128,7 +128,7 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
         From :data:`ALL_NULLS` (:data:`xscale.evaluate.nulls.NULLS` and ``geneset``) or ``spin``
         (all three spin variants).
     n_null : int
-        Surrogates (or random gene sets) per family; 0 fits the real map only (no family, no p-values).
+        Surrogates (or random gene sets) per family; 0 fits the real map only (p-values None).
     on_total : callable, optional
         Called once with the total number of fits.
     on_fit : callable, optional
@@ -156,8 +156,6 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
     models = expand(models, MODEL_ALIASES, list(config_mod.PRESETS), "model")
     schemes = expand(schemes, {}, SCHEMES, "CV scheme")
     nulls = expand(nulls, NULL_ALIASES, ALL_NULLS, "null family")
-    if not n_null:  # the real fits only: no family has a draw to refit
-        nulls = []
     configs = {m: config_mod.resolve(config_mod.with_preset(cfg, m)) for m in models}
     for c in configs.values():
         check_compatible(config_mod.model_spec(c))
@@ -167,7 +165,8 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
     seed, folds = base["seed"], base["cv"]["folds"]
     schs = {s: scheme_for(data, s, folds, seed) for s in schemes}
     dist = np.linalg.norm(data.centroids.numpy()[:, None] - data.centroids.numpy()[None], axis=-1)
-    draws = {f: ("maps", null_maps(data.target.numpy(), data.regions, dist, f, n_null, seed))
+    draws = {f: ("maps", null_maps(data.target.numpy(), data.regions, dist, f, n_null, seed) if n_null
+                  else np.empty((0, len(data.regions))))  # --n-null 0: the real fits only, no p-values
              for f in nulls if f != GENESET}
     universe = None
     if GENESET in nulls:
