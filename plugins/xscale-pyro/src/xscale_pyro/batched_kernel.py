@@ -122,7 +122,8 @@ class GPLogDensity(torch.autograd.Function):
 
     Inputs: ``lengthscale``, ``variance`` (B,); ``z`` (B, R, K); ``sq_dist`` (R, R) squared
     distances (mm^2, :func:`sq_dist`); ``kernel`` a key of :data:`PARTS`; ``jitter`` float.
-    Output: (B,) log densities.
+    Output: (B,) log densities. Raises ``torch.linalg.LinAlgError`` when a covariance is not
+    positive definite (as ``torch.linalg.cholesky``).
     """
 
     @staticmethod

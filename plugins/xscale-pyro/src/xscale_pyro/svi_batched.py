@@ -12,9 +12,9 @@ Two terms are computed in closed form rather than by autograd through Pyro's ari
 functions of the parameters, so the same values and gradients up to rounding): the GP prior of
 the latent programs with its lengthscale and variance gradients
 (:class:`~xscale_pyro.batched_kernel.GPLogDensity`), and the guide's log density at its own draw,
-from the noise (:func:`~xscale_pyro.lowrank.lowrank_log_density`). Together they make a step about
-1.3 times faster than differentiating through the kernel, ``torch.linalg.cholesky`` and
-``LowRankMultivariateNormal.log_prob`` (xscale-pyro 0.2.0).
+from the noise (:func:`~xscale_pyro.lowrank.lowrank_log_density`). Against differentiating through
+the kernel, ``torch.linalg.cholesky`` and ``LowRankMultivariateNormal.log_prob`` (xscale-pyro
+0.2.0), measured on 60 refits, one thread: an SVI step 1.3 times faster, a whole refit 1.2 times.
 
 How close to the loop: over tens of steps, to float64 rounding (1e-15). Over the default 1,500
 steps SVI amplifies rounding, in Pyro's loop as much as here: predictions differ from the loop's
