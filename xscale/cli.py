@@ -206,7 +206,7 @@ def fit_cmd(target, out, overwrite, **kw) -> None:
     out = out or f"runs/{pipeline.target_slug(resolved['target'])}-{m['encoder']}-{m['prior']}-{m['backend']}-seed{resolved['seed']}"
     with _progress() as bar:
         task = bar.add_task(f"fitting {resolved['target']}", total=resolved["cv"]["folds"] + 1)
-        metrics = pipeline.fit(cfg, out, overwrite, on_fit=lambda _l: bar.advance(task))
+        metrics = pipeline.fit(cfg, out, overwrite, on_fit=bar.callback(task))
     ins, cv = metrics["in_sample"], metrics["blocked_cv"]
     out_ = Path(out)
     table = Table(title=f"{metrics['target']} ({metrics['n_regions_scored']} regions), "
@@ -266,7 +266,7 @@ def reproduce_cmd(out, targets, models, overwrite, adni, adni_config, n_null, ev
         task = bar.add_task("reproduce", total=n_runs * (cfg["cv"]["folds"] + 1))
         result = pipeline.reproduce(cfg, out, tlist, mlist, overwrite,
                                     on_run=lambda m, t: bar.update(task, description=f"{m} {t}"),
-                                    on_fit=lambda _l: bar.advance(task), adni=list(adni) if adni else None,
+                                    on_fit=bar.callback(task), adni=list(adni) if adni else None,
                                     adni_config=adni_config, n_null=n_null, evaluation=evaluation, report=report)
     table = Table(title="xscale reproduce: in-sample fit vs out-of-sample prediction")
     table.add_column("target", no_wrap=True)
@@ -333,7 +333,7 @@ def evaluate_cmd(target, models, schemes, nulls, n_null, out, overwrite, batch_s
         task = bar.add_task("evaluate", total=None)
         result = study.run_study(cfg, out, split(models), split(schemes), split(nulls), n_null,
                                  on_total=lambda n: bar.update(task, total=n),
-                                 on_fit=lambda _l: bar.advance(task), batch_size=batch_size, executor=executor,
+                                 on_fit=bar.callback(task), batch_size=batch_size, executor=executor,
                                  scheduler=scheduler)
     fams = result["nulls"] if result["n_null"] else []
     table = Table(title=f"xscale evaluate: {result['target']} ({result['n_null']} nulls per family)")

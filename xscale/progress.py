@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from typing import Callable
 
 import rich.progress
+
+#: Label an ``on_fit`` callback gets for a fit whose result was read back from a cache, not computed.
+FROM_CACHE = "from cache"
 
 
 def _duration(seconds: float) -> str:
@@ -20,7 +24,11 @@ def _duration(seconds: float) -> str:
 class Progress(rich.progress.Progress):
     """:class:`rich.progress.Progress` that, on a console that is not a terminal, prints
     ``<description>: <done> of <total> (<percent>), <elapsed> elapsed, about <remaining> left``
-    at most every ``every`` seconds (remaining time extrapolated from the average so far).
+    at most every ``every`` seconds.
+
+    The remaining time is extrapolated from the average so far over the work done in this run:
+    units advanced with ``cached=True`` (results read back from a cache when an interrupted run
+    resumes) count as done but not in the rate, and the line says how many there were.
 
     Parameters
     ----------
@@ -34,9 +42,17 @@ class Progress(rich.progress.Progress):
         super().__init__(*columns, **kwargs)
         self.every = every
         self._last_line = time.monotonic()
+        self._cached: dict[rich.progress.TaskID, float] = {}
 
-    def advance(self, task_id: rich.progress.TaskID, advance: float = 1) -> None:
+    def callback(self, task_id: rich.progress.TaskID) -> Callable[[str], None]:
+        """An ``on_fit(label)`` callback: advance ``task_id`` by one, as cached if ``label`` is :data:`FROM_CACHE`."""
+        return lambda label="": self.advance(task_id, cached=label == FROM_CACHE)
+
+    def advance(self, task_id: rich.progress.TaskID, advance: float = 1, *, cached: bool = False) -> None:
+        """Advance ``task_id`` by ``advance`` units; ``cached``: they were read back, not computed."""
         super().advance(task_id, advance)
+        if cached:
+            self._cached[task_id] = self._cached.get(task_id, 0) + advance
         if self.console.is_terminal or time.monotonic() - self._last_line < self.every:
             return
         self._last_line = time.monotonic()
@@ -45,7 +61,10 @@ class Progress(rich.progress.Progress):
         line = f"{task.description}: {done:,.0f}"
         if total:
             line += f" of {total:,.0f} ({done / total:.1%})"
+        cached = self._cached.get(task_id, 0)
+        if cached:
+            line += f", {cached:,.0f} from cache"
         line += f", {_duration(elapsed)} elapsed"
-        if total and done:
-            line += f", about {_duration(elapsed * (total - done) / done)} left"
+        if total and done > cached:
+            line += f", about {_duration(elapsed * (total - done) / (done - cached))} left"
         self.console.print(line)

@@ -34,6 +34,7 @@ from xscale.evaluate.genesets import FAMILY as GENESET, gene_universe
 from xscale.evaluate.refits import refit_scores
 from xscale.evaluate.splits import SCHEMES
 from xscale.fitting import check_compatible
+from xscale.progress import FROM_CACHE
 from xscale.provenance import package_versions
 from xscale.rundir import write_json, write_text_atomic
 
@@ -83,7 +84,7 @@ class Cell:
 
 
 def _null_stats(cache: Path, executor, shared: dict, draws: tuple[str, np.ndarray], per_chunk: int,
-                tick: Callable[[int], None]) -> tuple[np.ndarray, np.ndarray]:
+                tick: Callable[..., None]) -> tuple[np.ndarray, np.ndarray]:
     """Null r and R^2 for every draw, in chunks of ``per_chunk`` draws, resuming from ``cache``.
 
     ``draws`` is ``('maps', (N, R) surrogate maps)`` or ``('gene_sets', (N, G) gene indices)``.
@@ -97,7 +98,7 @@ def _null_stats(cache: Path, executor, shared: dict, draws: tuple[str, np.ndarra
     todo = [(a, b) for a, b in bounds if f"{a}:{b}" not in done]
     for a, b in bounds:
         if f"{a}:{b}" in done:
-            tick(b - a)
+            tick(b - a, cached=True)
     for i, scores in executor.run(refit_scores, [{kind: values[a:b]} for a, b in todo], shared):
         a, b = todo[i]
         done[f"{a}:{b}"] = scores.tolist()
@@ -132,7 +133,8 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
     on_total : callable, optional
         Called once with the total number of fits.
     on_fit : callable, optional
-        Called after each fit.
+        Called after each fit with a label: :data:`xscale.progress.FROM_CACHE` for a null refit read back from
+        the cache of an interrupted run.
     batch_size : int
         Fits per batched refit (surrogate maps x CV splits); backends that train many models at
         once (the GNN-VAE, the Pyro GP models, the linear baselines) do so over a batch. Also
@@ -182,9 +184,9 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
     if executor != "dask" and scheduler:
         raise config_mod.ConfigError("--scheduler needs --executor dask")
 
-    def tick(n: int = 1) -> None:
+    def tick(n: int = 1, cached: bool = False) -> None:
         for _ in range(n if on_fit else 0):
-            on_fit("")
+            on_fit(FROM_CACHE if cached else "")
 
     out = Path(out)
     cache_dir = out / ".cache"
@@ -208,7 +210,7 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
                     drawn = hashlib.sha256(np.ascontiguousarray(draws[f][1]).tobytes()).hexdigest()
                     key = _key(configs[m], data_hashes, d, s, folds, f, n_null, seed, per_chunk, drawn, versions)
                     nr, nr2 = _null_stats(cache_dir / f"{key}.json", runner, shared, draws[f], per_chunk,
-                                          lambda k, n_splits=len(schs[s].splits): tick(k * n_splits))
+                                          lambda k, cached=False, n_splits=len(schs[s].splits): tick(k * n_splits, cached))
                     p[f] = {"p_r": p_value(real.score["r"], nr) if len(nr) else None,
                             "p_r2": p_value(real.score["r2"], nr2) if len(nr2) else None,
                             "n": int(len(nr)), "null_median_r": _median(nr), "null_median_r2": _median(nr2)}
