@@ -58,7 +58,7 @@ def main() -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"| case | seconds | x reference | target (s) | met |\n|---|---:|---:|---:|---|")
+    print("| case | seconds | x reference | target (s) | met |\n|---|---:|---:|---:|---|")
     for r in rows:
         print(f"| {r['case']} | {r['seconds']:.1f} | {r['ratio_to_reference']:.1f} | "
               f"{r['target_seconds'] or '-'} | {'-' if r['meets_target'] is None else r['meets_target']} |")

@@ -23,6 +23,7 @@ def test_evaluate_table_and_resume(tmp_path, monkeypatch):
     result = json.loads((out / "results.json").read_text())
     assert [(r["model"], r["scheme"]) for r in result["rows"]] == [
         ("pls1", "in-sample"), ("pls1", "hemisphere"), ("pcr", "in-sample"), ("pcr", "hemisphere")]
+    assert result["seed"] == 0 and result["packages"]["xscale"] and result["packages"]["xscale-baselines"]
     row = result["rows"][1]
     assert set(row["p"]) == {"spin-vasa", "brainsmash", "permutation"} and row["p"]["brainsmash"]["n"] == 6
     assert row["consensus_p_r"] == max(row["p"][f]["p_r"] for f in ("spin-vasa", "brainsmash"))

@@ -148,7 +148,8 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
     Returns
     -------
     dict
-        ``{'target', 'rows': [...], 'configs': {...}}``.
+        ``{'target', 'rows': [...], 'configs': {...}, 'seed', 'packages', 'execution', 'data_sha256', ...}``:
+        the results with their provenance (package versions, data hashes, where the refits ran).
 
     Raises
     ------
@@ -222,7 +223,7 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
              "aggregate": c.score.get("aggregate", "pooled out-of-fold" if c.scheme != "in-sample" else "in-sample fit"),
              "p": c.p, "consensus_p_r": c.consensus("p_r"), "consensus_p_r2": c.consensus("p_r2")} for c in cells]
     result = {"target": base["target"], "n_null": n_null, "nulls": nulls, "schemes": schemes, "models": models,
-              "quick": base["quick"], "rows": rows, "configs": configs,
+              "quick": base["quick"], "seed": seed, "rows": rows, "configs": configs, "packages": versions,
               "execution": {**run_info, "batch_size": batch_size, "torch_threads": torch.get_num_threads()},
               "data": {k: v for k, v in report.as_dict().items() if k != "hashes"}, "data_sha256": report.hashes}
     out.mkdir(parents=True, exist_ok=True)
