@@ -1,4 +1,4 @@
-"""Null-model refits of the paper's GNN-VAE: sequential loop vs batched (stacked weights, vmap).
+"""Null-model refits of the paper's GNN-VAE: sequential loop vs batched (stacked weights, written-out gradients).
 
 Measured in one run on one machine (issue 4): seconds per refit for the loop and for the
 batched path (their ratio), the batched path's achieved float32 GFLOP/s (FLOPs counted by
@@ -6,10 +6,16 @@ batched path (their ratio), the batched path's achieved float32 GFLOP/s (FLOPs c
 GFLOP/s measured in the same run (target: at least half), and the projected time of 1,000
 refits (target: under 10 minutes on 2 CPU cores; under 30 s on a GPU).
 
+The reference matmul is the best of 10 products, measured before and after the fits (the better
+of the two: a neighbour's burst at either moment would otherwise flatter the ratio); the batch is
+timed ``--repeat`` times and its best run is compared with it (the median run is reported too). On a shared cloud machine the
+batch, which streams its Adam state through the memory and cache that neighbours share, varies
+by 20% from run to run while the compute-bound reference varies by 3%.
+
 A refit is one fit of the model on one surrogate map (spin test, Vasa) and one spatially
 blocked CV fold, with the default settings (2,000 epochs at most, early stopping).
 
-    python benchmarks/bench_batched.py [--target enigma:scz] [--batch 64] [--sequential 10]
+    python benchmarks/bench_batched.py [--target enigma:scz] [--batch 64] [--sequential 10] [--repeat 3]
 
 Writes ``benchmarks/results/batched.json`` and prints a Markdown table.
 """
@@ -72,17 +78,19 @@ def jobs(target: str, n: int, seed: int = 0):
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
-def loop_vs_batch_setup(doc: str, preset: str, batch: int, sequential: int, out: str):
+def loop_vs_batch_setup(doc: str, preset: str, batch: int, sequential: int, out: str, repeat: int | None = None):
     """Command line of a loop-vs-batch benchmark, the preset's model spec and its refit jobs.
 
-    Returns ``(args, spec, datas, masks)``: parsed ``--target --batch --sequential --out``, and
-    ``max(batch, sequential)`` jobs from :func:`jobs`.
+    Returns ``(args, spec, datas, masks)``: parsed ``--target --batch --sequential --out`` (and
+    ``--repeat`` when ``repeat`` is given), and ``max(batch, sequential)`` jobs from :func:`jobs`.
     """
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--target", default="enigma:scz")
     ap.add_argument("--batch", type=int, default=batch, help="refits trained at once")
     ap.add_argument("--sequential", type=int, default=sequential, help="refits timed with the loop")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / out))
+    if repeat is not None:
+        ap.add_argument("--repeat", type=int, default=repeat, help="timed runs of the batch (best and median reported)")
     args = ap.parse_args()
     spec = config.model_spec(config.resolve(config.build(preset=preset)))
     datas, masks = jobs(args.target, max(args.batch, args.sequential))
@@ -90,8 +98,8 @@ def loop_vs_batch_setup(doc: str, preset: str, batch: int, sequential: int, out:
 
 
 def main() -> None:
-    args, spec, datas, masks = loop_vs_batch_setup(__doc__, "gnn-vae", 64, 10, "batched.json")
-    peak = matmul_gflops()
+    args, spec, datas, masks = loop_vs_batch_setup(__doc__, "gnn-vae", 64, 10, "batched.json", repeat=3)
+    peaks = [matmul_gflops()]  # measured again after the fits: the better of the two
     enc = config.resolve(config.build(preset="gnn-vae"))["encoder"]
     layer = layer_gflops(args.batch, enc.get("hidden", 128), datas[0].n_genes, datas[0].n_regions)
 
@@ -99,12 +107,17 @@ def main() -> None:
     seq = [fit_model(d, spec, m, seed=0) for d, m in zip(datas[:args.sequential], masks[:args.sequential])]
     seq_s = (time.perf_counter() - t) / args.sequential
 
-    t = time.perf_counter()
-    bat = fit_many(datas[:args.batch], spec, masks[:args.batch], seeds=0)
-    bat_total = time.perf_counter() - t
+    runs = []  # the same batch timed args.repeat times: its best, like the reference's best of 10
+    for _ in range(args.repeat):
+        t = time.perf_counter()
+        bat = fit_many(datas[:args.batch], spec, masks[:args.batch], seeds=0)
+        runs.append(time.perf_counter() - t)
+    bat_total, bat_median = min(runs), float(np.median(runs))
     with FlopCounterMode(display=False) as counter:  # same fits again, counting what was executed
         fit_many(datas[:args.batch], spec, masks[:args.batch], seeds=0)
     flops = counter.get_total_flops()
+    peaks.append(matmul_gflops())
+    peak = max(peaks)
     bat_s = bat_total / args.batch
     achieved = flops / bat_total / 1e9
     agree = [abs(a.info["epochs"] - b.info["epochs"]) for a, b in zip(seq, bat)]
@@ -114,8 +127,9 @@ def main() -> None:
         "refits_sequential": args.sequential, "refits_batched": args.batch,
         "mean_epochs": float(np.mean([r.info["epochs"] for r in bat])),
         "seconds_per_refit_sequential": seq_s, "seconds_per_refit_batched": bat_s,
-        "speedup": seq_s / bat_s, "batched_gflops": achieved, "matmul_gflops": peak,
+        "batched_runs_seconds": runs, "speedup": seq_s / bat_s, "batched_gflops": achieved, "matmul_gflops": peak, "matmul_gflops_before_after": peaks,
         "fraction_of_matmul": achieved / peak, "target_fraction_of_matmul": 0.5,
+        "fraction_of_matmul_median_run": flops / bat_median / 1e9 / peak,
         "first_layer_products_gflops": layer, "fraction_of_first_layer_products": achieved / layer,
         "projected_1000_refits_minutes": 1000 * bat_s / 60, "target_minutes": 10.0,
         "epochs_differ_from_loop": int(sum(a > 0 for a in agree)),
@@ -127,8 +141,9 @@ def main() -> None:
     print(f"| seconds per refit, loop | {seq_s:.2f} | |")
     print(f"| seconds per refit, batched ({args.batch} at once) | {bat_s:.3f} | |")
     print(f"| speed-up | {seq_s / bat_s:.1f}x | |")
-    print(f"| batched GFLOP/s (float32) | {achieved:.1f} | >= {0.5 * peak:.1f} |")
-    print(f"| this machine's matmul GFLOP/s | {peak:.1f} | |")
+    print(f"| batched GFLOP/s (float32), best of {args.repeat} runs | {achieved:.1f} | >= {0.5 * peak:.1f} |")
+    print(f"| the same, median run | {flops / bat_median / 1e9:.1f} | |")
+    print(f"| this machine's matmul GFLOP/s (best of before / after: {peaks[0]:.0f} / {peaks[1]:.0f}) | {peak:.1f} | |")
     print(f"| the first layer's own products at this shape, GFLOP/s | {layer:.1f} | |")
     print(f"| projected 1,000 refits | {1000 * bat_s / 60:.1f} min | < 10 min |")
 

@@ -26,9 +26,12 @@ import torch
 from xscale import testing
 from xscale.evaluate.cv import scheme_for
 from xscale.fitting import fit_many, fit_model
-from xscale.interfaces import ModelSpec
+from xscale.interfaces import Components, ModelSpec
 from xscale_gnn.batched import batchable
+from xscale_gnn.decoder import MLPDecoder
 from xscale_gnn.encoder import GCNEncoder, gcn_adjacency
+from xscale_gnn.prior import LaplacianPrior
+from xscale_gnn.stacked import decode, encode, first_layer, gradients, stack_parameters
 
 TOL = 1e-4  # of the target's SD; see the module docstring
 EARLY = 50  # epochs over which even chaotic null-map fits agree (measured: 99-160)
@@ -46,16 +49,65 @@ def jobs():
     return datas, masks
 
 
-def test_dense_encoder_equals_torch_geometric():
+def _three_models(data):
+    components = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        components.append(Components(GCNEncoder(data.n_genes).eval(), LaplacianPrior(), MLPDecoder(64)))
+    return components
+
+
+def test_stacked_models_equal_their_modules():
+    """Three differently initialised models, stacked: dense feature-major layers vs torch_geometric's."""
     data = testing.real_data()
-    torch.manual_seed(0)
-    enc = GCNEncoder(data.n_genes).eval()
+    components = _three_models(data)
     a = gcn_adjacency(data.edge_index, data.n_regions)
     assert torch.allclose(a, a.T) and torch.allclose(a.sum(1) > 0, torch.ones(data.n_regions, dtype=torch.bool))
-    loc, scale = enc(data.expression, data.edge_index)
-    d_loc, d_scale = GCNEncoder.dense_forward(dict(enc.named_parameters()), a @ data.expression, a)
-    torch.testing.assert_close(d_loc, loc, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(d_scale, scale, atol=1e-5, rtol=1e-5)
+    params = stack_parameters(components)
+    enc = encode(params, first_layer(params["w1"], params["b1"], a @ data.expression), a)
+    assert enc.loc.shape == enc.scale.shape == (3, 64, data.n_regions)
+    pred = decode(params, enc.loc)[0]
+    for b, c in enumerate(components):
+        m_loc, m_scale = c.encoder(data.expression, data.edge_index)
+        torch.testing.assert_close(enc.loc[b].T, m_loc, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(enc.scale[b].T, m_scale, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(pred[b], c.decoder(m_loc), atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(enc.loc[0], enc.loc[1]), "each model keeps its own weights"
+    own = first_layer(params["w1"], params["b1"], torch.stack([a @ data.expression] * 3))  # one expression per model
+    torch.testing.assert_close(own, enc.pre, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_written_out_gradients_equal_autograd(reduction):
+    """The batched trainer's hand-written back-propagation against autograd on the same loss."""
+    data = testing.real_data()
+    components = _three_models(data)
+    prior = LaplacianPrior(edge_reduction=reduction, kl_reduction=reduction)
+    a = gcn_adjacency(data.edge_index, data.n_regions)
+    prop = a @ data.expression
+    params = {k: v.requires_grad_(True) for k, v in stack_parameters(components).items()}
+    gen = torch.Generator().manual_seed(0)
+    eps = torch.randn(3, 64, data.n_regions, generator=gen)
+    y, w = torch.randn(3, data.n_regions, generator=gen), torch.rand(3, data.n_regions, generator=gen)
+    with torch.no_grad():  # push some log-variances past the clamp, where no gradient flows
+        params["bh"][0, 64:70] += 12.0
+    enc = encode(params, first_layer(params["w1"], params["b1"], prop), a)
+    assert (enc.log_var > 10).any()
+    z = enc.loc + enc.scale * eps
+    pred, hidden = decode(params, z)
+    reg, d_z, d_loc, d_scale = prior.stacked_terms(z, enc.loc, enc.scale, data)
+    for b in range(3):  # the stacked prior is the model's own
+        torch.testing.assert_close(reg[b], prior.regulariser(z[b].T, enc.loc[b].T, enc.scale[b].T, data))
+    loss = ((((pred - y) ** 2) * w).sum(1) + reg).sum()
+    auto = dict(zip(params, torch.autograd.grad(loss, list(params.values()))))
+    with torch.no_grad():
+        grads, d_pre = gradients(params, enc, a, z, eps, hidden, 2 * (pred - y) * w, d_z, d_loc, d_scale)
+        grads["w1"] = d_pre @ prop
+    assert set(grads) == set(auto)
+    for k in auto:  # float32 sums in another order: error relative to the largest entry
+        big = float(auto[k].abs().max())
+        assert big > 0, k
+        torch.testing.assert_close(grads[k], auto[k], atol=1e-5 * big, rtol=1e-4, msg=lambda m, k=k: f"{k}: {m}")
 
 
 def test_batched_equals_sequential_without_early_stopping(jobs):

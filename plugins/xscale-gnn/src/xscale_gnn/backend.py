@@ -11,6 +11,7 @@ import torch
 from xscale.checks import require
 from xscale.fitting import check_train_mask
 from xscale.interfaces import Backend, BrainData, Components, FitResult
+from xscale_gnn.noise import NoiseBlocks
 
 
 def _corr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -105,7 +106,7 @@ class AdamBackend(Backend):
         """
         torch.manual_seed(seed)  # dropout draws
         fit_idx, val_idx, y, mu, sd = self.setup(data, train_mask, seed)
-        noise = torch.Generator().manual_seed(seed)  # reparameterisation draws, one stream per fit
+        noise = None  # reparameterisation draws (xscale_gnn.noise), one stream per fit, made at the first epoch
         x, ei = data.expression, data.edge_index
         enc, prior, dec = components
         modules = torch.nn.ModuleList([enc, prior, dec])
@@ -117,7 +118,9 @@ class AdamBackend(Backend):
             modules.train()
             opt.zero_grad()
             loc, scale = enc(x, ei)
-            z = loc if scale is None else loc + scale * torch.randn(loc.shape, generator=noise)
+            if scale is not None and noise is None:
+                noise = NoiseBlocks([seed], tuple(loc.shape))
+            z = loc if scale is None else loc + scale * noise.next()[0]
             mse = ((dec(z)[fit_t] - y[fit_t]) ** 2).mean()
             loss = mse + prior.regulariser(z, loc, scale, data)
             loss.backward()

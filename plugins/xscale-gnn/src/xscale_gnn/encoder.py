@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Mapping
-
 import torch
 from torch_geometric.nn import GCNConv
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
@@ -69,41 +67,3 @@ class GCNEncoder(Encoder):
         h = self.dropout(torch.relu(self.conv(expression, edge_index)))
         log_var = self.conv_log_var(h, edge_index).clamp(-10.0, 10.0)
         return self.conv_loc(h, edge_index), torch.exp(0.5 * log_var)
-
-    @staticmethod
-    def dense_forward(params: Mapping[str, torch.Tensor], propagated: torch.Tensor,
-                      adjacency: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`forward` without dropout, with the graph propagation as a dense matrix product.
-
-        A pure function of the parameters, which may be stacked for B models (a leading batch
-        dimension on every tensor, as ``torch.func.stack_module_state`` makes them): then the
-        first layer, where almost all the work is, is one matrix product of the B stacked weight
-        matrices with the shared ``propagated`` expression (a batched product when each model has
-        its own). Exact for the 68-node DK graph, where a dense (R, R) matrix is cheap.
-
-        Parameters
-        ----------
-        params : mapping of str to Tensor
-            This module's parameters by name (``conv.lin.weight`` (H, G) or (B, H, G), ...).
-        propagated : (R, G) or (B, R, G) Tensor
-            ``adjacency @ expression``: the first layer's propagation, shared by every model or
-            one per model (then the parameters must be stacked for the same B models).
-        adjacency : (R, R) Tensor
-            :func:`gcn_adjacency` of the DK graph.
-
-        Returns
-        -------
-        loc, scale : (R, K) or (B, R, K) Tensor
-        """
-        w = params["conv.lin.weight"]
-        if propagated.ndim == 3:
-            first = propagated @ w.transpose(-1, -2)
-        else:
-            first = (w.reshape(-1, w.shape[-1]) @ propagated.T).reshape(*w.shape[:-1], -1).transpose(-1, -2)
-        h = torch.relu(first + params["conv.bias"].unsqueeze(-2))
-        ah = adjacency @ h
-
-        def head(name: str) -> torch.Tensor:
-            return ah @ params[f"{name}.lin.weight"].transpose(-1, -2) + params[f"{name}.bias"].unsqueeze(-2)
-
-        return head("conv_loc"), torch.exp(0.5 * head("conv_log_var").clamp(-10.0, 10.0))

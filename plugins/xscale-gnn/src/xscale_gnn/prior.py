@@ -10,18 +10,20 @@ from xscale.interfaces import BrainData, Prior
 REDUCTIONS = ("mean", "sum")
 
 
-def incidence(edge_index: torch.Tensor, n_nodes: int) -> torch.Tensor:
-    """(E, R) signed incidence matrix: row e is +1 at the edge's source and -1 at its target.
+def edge_gram(edge_index: torch.Tensor, n_nodes: int) -> torch.Tensor:
+    """(R, R) matrix ``M = B^T B`` of the (E, R) signed incidence matrix ``B`` of the edge list.
 
-    ``incidence(ei, R) @ z`` equals ``z[src] - z[dst]`` exactly, and its gradient is a matrix
-    product, which is deterministic on CPU with several threads, also under ``torch.func.vmap``
-    (the scatter-add gradient of indexing is not, there).
+    ``B @ z`` holds ``z[src] - z[dst]`` per edge, so the summed squared edge differences are
+    ``sum(z * (M @ z))``: a graph Laplacian (twice the undirected one when every edge is listed
+    in both directions, as the DK graph is). One (R, R) product instead of an (E, R) one, and its
+    gradient is a matrix product, deterministic on CPU with several threads (the scatter-add
+    gradient of indexing ``z[src]`` is not).
     """
     rows = torch.arange(edge_index.shape[1])
-    m = torch.zeros(edge_index.shape[1], n_nodes)
-    m[rows, edge_index[0]] = 1.0
-    m[rows, edge_index[1]] = -1.0
-    return m
+    b = torch.zeros(edge_index.shape[1], n_nodes)
+    b[rows, edge_index[0]] = 1.0
+    b[rows, edge_index[1]] = -1.0
+    return b.T @ b
 
 
 class LaplacianPrior(Prior):
@@ -73,10 +75,50 @@ class LaplacianPrior(Prior):
         if z.ndim != 2 or z.shape != loc.shape or z.shape[0] != data.n_regions:
             raise ValueError(f"LaplacianPrior: expected z and loc of shape ({data.n_regions}, K), "
                              f"got {tuple(z.shape)} and {tuple(loc.shape)}")
-        per_edge = ((incidence(data.edge_index, data.n_regions) @ z) ** 2).sum(dim=1)  # each edge appears twice
-        smooth = per_edge.mean() if self.edge_reduction == "mean" else 0.5 * per_edge.sum()
+        return self.stacked_terms(z.mT, loc.mT, None if scale is None else scale.mT, data)[0]
+
+    def _edge_gram(self, data: BrainData) -> torch.Tensor:
+        """:func:`edge_gram` of ``data``'s graph, kept for the next call with the same edges."""
+        cached = getattr(self, "_gram", None)
+        if cached is None or cached[0] is not data.edge_index or cached[1].shape[0] != data.n_regions:
+            self._gram = (data.edge_index, edge_gram(data.edge_index, data.n_regions))
+        return self._gram[1]
+
+    def _weights(self, data: BrainData, latent: int) -> tuple[float, float]:
+        """Factors of the summed squared edge differences and of the summed KL entries."""
+        n_edges = data.edge_index.shape[1]  # each undirected edge appears twice
+        edge = 1.0 / n_edges if self.edge_reduction == "mean" else 0.5
+        kl = 1.0 / (data.n_regions * latent) if self.kl_reduction == "mean" else 1.0
+        return self.smoothness * edge, self.kl_weight * kl
+
+    def stacked_terms(self, z: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor | None,
+                      data: BrainData) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """:meth:`regulariser` of B models at once, with its gradients, for training without autograd.
+
+        In the feature-major layout of :mod:`xscale_gnn.stacked`.
+
+        Parameters
+        ----------
+        z, loc, scale : (..., K, R) Tensor
+            Latent sample, mean and SD with regions last (``scale`` None: smoothness only).
+        data : BrainData
+            Its ``edge_index`` gives the DK surface edges.
+
+        Returns
+        -------
+        value : (...) Tensor
+            One regulariser per model; a 0-d tensor for (K, R) inputs.
+        d_z, d_loc : (..., K, R) Tensor
+            Gradient of the summed value with respect to ``z`` (smoothness) and ``loc`` (KL).
+        d_scale : (..., K, R) Tensor or None
+            With respect to ``scale`` (KL); None when ``scale`` is None.
+        """
+        edge, kl_w = self._weights(data, z.shape[-2])
+        zm = z @ self._edge_gram(data)  # M is symmetric: d sum(z * zM) / dz = 2 zM
+        value = edge * (z * zm).sum((-2, -1))
+        d_z = (2.0 * edge) * zm
         if scale is None:
-            return self.smoothness * smooth
-        kl_elem = 0.5 * (scale**2 + loc**2 - 1.0 - 2.0 * torch.log(scale))
-        kl = kl_elem.mean() if self.kl_reduction == "mean" else kl_elem.sum()
-        return self.smoothness * smooth + self.kl_weight * kl
+            return value, d_z, torch.zeros_like(loc), None
+        log_scale = torch.log(scale)
+        value = value + kl_w * (0.5 * (scale**2 + loc**2 - 1.0 - 2.0 * log_scale)).sum((-2, -1))
+        return value, d_z, kl_w * loc, kl_w * (scale - 1.0 / scale)

@@ -1,0 +1,62 @@
+"""Reparameterisation noise of the GNN-VAE fits: one seeded stream per fit, drawn in blocks of epochs.
+
+A fit draws ``eps ~ N(0, I)`` of shape (R, K) every epoch from its own generator (seeded with
+the fit's seed). The draws are made ``BLOCK`` epochs at a time, one (BLOCK, R, K) draw per fit,
+so that the sequential loop (:meth:`xscale_gnn.backend.AdamBackend.fit`) and the batched fits
+(:mod:`xscale_gnn.batched`) use the very same numbers by construction; the batched path draws
+the blocks of its fits on as many threads as torch uses (the generator releases the GIL).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Sequence
+
+import torch
+
+BLOCK = 16  # epochs of noise per draw
+
+
+class NoiseBlocks:
+    """Standard-normal (R, K) draws, one stream per fit, the same epoch for every fit.
+
+    Parameters
+    ----------
+    seeds : sequence of F int
+        One generator per fit.
+    shape : (R, K)
+    threads : int
+        Threads drawing the blocks of different fits at once (1: in the calling thread).
+    """
+
+    def __init__(self, seeds: Sequence[int], shape: tuple[int, int], threads: int = 1):
+        self.generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
+        self.blocks = torch.empty(len(self.generators), BLOCK, *shape)
+        self.epoch = 0
+        self.threads = max(1, threads)
+
+    def next(self, fits: torch.Tensor | None = None) -> torch.Tensor:
+        """This epoch's noise of the fits ``fits`` (indices, default all): (len(fits), R, K).
+
+        Every call is one epoch for every fit; fits left out of a call skip that epoch's draw
+        only if they never ask again (a stopped fit).
+        """
+        fits = torch.arange(len(self.generators)) if fits is None else fits
+        at = self.epoch % BLOCK
+        if at == 0:
+            self._draw(fits.tolist())
+        self.epoch += 1
+        return self.blocks[fits, at]
+
+    def _draw(self, fits: list[int]) -> None:
+        parts = min(self.threads, len(fits))
+
+        def fill(part: int) -> None:
+            for f in fits[part::parts]:
+                torch.randn(self.blocks.shape[1:], generator=self.generators[f], out=self.blocks[f])
+
+        if parts == 1:
+            fill(0)
+            return
+        with ThreadPoolExecutor(parts) as pool:
+            list(pool.map(fill, range(parts)))
