@@ -38,8 +38,8 @@ class NoiseBlocks:
     def next(self, fits: torch.Tensor | None = None) -> torch.Tensor:
         """This epoch's noise of the fits ``fits`` (indices, default all): (len(fits), R, K).
 
-        Every call is one epoch for every fit; fits left out of a call skip that epoch's draw
-        only if they never ask again (a stopped fit).
+        Every call advances every fit by one epoch, so a fit left out of a call (a stopped
+        one) must not ask again.
         """
         fits = torch.arange(len(self.generators)) if fits is None else fits
         at = self.epoch % BLOCK
