@@ -106,7 +106,8 @@ class AdamBackend(Backend):
         """
         torch.manual_seed(seed)  # dropout draws
         fit_idx, val_idx, y, mu, sd = self.setup(data, train_mask, seed)
-        noise = None  # reparameterisation draws (xscale_gnn.noise), one stream per fit, made at the first epoch
+        # reparameterisation draws: one stream per fit, the batched path's too (xscale_gnn.noise)
+        noise = NoiseBlocks([seed], (data.n_regions, components.encoder.latent_dim))
         x, ei = data.expression, data.edge_index
         enc, prior, dec = components
         modules = torch.nn.ModuleList([enc, prior, dec])
@@ -118,8 +119,6 @@ class AdamBackend(Backend):
             modules.train()
             opt.zero_grad()
             loc, scale = enc(x, ei)
-            if scale is not None and noise is None:
-                noise = NoiseBlocks([seed], tuple(loc.shape))
             z = loc if scale is None else loc + scale * noise.next()[0]
             mse = ((dec(z)[fit_t] - y[fit_t]) ** 2).mean()
             loss = mse + prior.regulariser(z, loc, scale, data)
