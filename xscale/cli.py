@@ -15,6 +15,7 @@ from rich.table import Table
 
 from xscale import registry
 from xscale.errors import XscaleError
+from xscale.evaluate import BATCH_SIZE
 from xscale.progress import Progress
 
 console = Console(stderr=True)
@@ -302,7 +303,7 @@ def reproduce_cmd(out, targets, models, overwrite, adni, adni_config, n_null, ev
               help="Surrogate maps (or random gene sets) per null family; each is refitted under every scheme.")
 @click.option("--out", type=click.Path(file_okay=False), default="results/evaluate", show_default=True,
               help="Output directory; .cache inside lets an interrupted run resume.")
-@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True,
+@click.option("--batch-size", type=click.IntRange(1), default=BATCH_SIZE, show_default=True,
               help="Fits trained at once in a null refit (surrogates x CV splits); the GNN-VAE, the Pyro GP "
                    "models and the linear baselines train a batch together. Also the unit of caching and of "
                    "distribution.")

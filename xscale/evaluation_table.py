@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from xscale import config as config_mod
+from xscale.evaluate import BATCH_SIZE
 from xscale.evaluate.study import results_markdown, run_study
 
 #: Baselines tabulated beside the paper's model (those whose plugins are installed).
@@ -16,7 +17,7 @@ TABLE_NULLS = ("spin-vasa", "brainsmash", "geneset")
 
 def evaluate_maps(cfg: Mapping[str, Any], out: Path, targets: list[str], models: list[str], n_null: int,
                   target_slug: Callable[[str], str], on_fit: Callable[[str], None] | None = None,
-                  batch_size: int = 64) -> tuple[list[dict], str]:
+                  batch_size: int = BATCH_SIZE) -> tuple[list[dict], str]:
     """:func:`xscale.evaluate.study.run_study` on each map: models and baselines, in-sample and blocked CV.
 
     Parameters

@@ -27,6 +27,7 @@ import torch
 from xscale import config as config_mod
 from xscale import registry
 from xscale.data.brain import load_brain_data
+from xscale.evaluate import BATCH_SIZE
 from xscale.evaluate.cv import cross_validate, scheme_for
 from xscale.evaluate.nulls import NULLS, null_maps, p_value
 from xscale.evaluate.executor import make_executor
@@ -111,7 +112,7 @@ def _null_stats(cache: Path, executor, shared: dict, draws: tuple[str, np.ndarra
 
 def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], schemes: list[str], nulls: list[str],
               n_null: int, on_total: Callable[[int], None] | None = None,
-              on_fit: Callable[[str], None] | None = None, batch_size: int = 64, executor: str = "local",
+              on_fit: Callable[[str], None] | None = None, batch_size: int = BATCH_SIZE, executor: str = "local",
               scheduler: str | None = None) -> dict:
     """Evaluate models under CV schemes with spatial-null p-values; write ``results.md`` / ``.json``.
 

@@ -27,3 +27,18 @@ def test_each_fit_draws_its_own_stream_in_any_group():
     assert not torch.equal(alone[11], alone[12]), "different seeds, different streams"
     assert torch.equal(_stream(11, shape, epochs), alone[11]), "a seed gives the same stream again"
     assert abs(float(alone[11].mean())) < 0.2 and 0.8 < float(alone[11].std()) < 1.2  # standard normal
+
+
+def _first_epoch(seeds: list[int]) -> torch.Tensor:
+    return NoiseBlocks(seeds, (5, 3), threads=2).next().clone()
+
+
+def test_a_forked_child_draws_on_threads_of_its_own():
+    """The drawing threads are kept for the process; a forked child's copy of the pool has none
+    (reusing it would wait forever), so the child starts its own."""
+    import multiprocessing
+
+    parent = _first_epoch([21, 22])  # the parent's pool is started
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        child = pool.apply_async(_first_epoch, ([21, 22],)).get(timeout=120)
+    assert torch.equal(child, parent)

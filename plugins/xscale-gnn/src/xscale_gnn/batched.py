@@ -33,6 +33,7 @@ from xscale_gnn.encoder import GCNEncoder, gcn_adjacency
 from xscale_gnn.noise import NoiseBlocks
 from xscale_gnn.prior import LaplacianPrior
 from xscale_gnn.stacked import decode, encode, first_layer, gradients, stack_parameters
+from xscale_gnn.stopping import EarlyStopping, EpochLog
 from xscale_gnn.update import StackedAdam
 
 
@@ -61,15 +62,6 @@ def batchable(datas: Sequence[BrainData], components: Sequence[Components | None
     same_inputs = all(d.expression.shape == first.expression.shape and torch.equal(d.edge_index, first.edge_index)
                       for d in datas)
     return same_components and same_inputs
-
-
-def _masked_corr(pred: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Pearson r per row of (B, R) ``pred`` and ``y`` over the True entries of ``mask``; NaN if flat."""
-    n = mask.sum(1).clamp(min=1)
-    a = torch.where(mask, pred - (pred * mask).sum(1, keepdim=True) / n[:, None], 0.0)
-    b = torch.where(mask, y - torch.where(mask, y, 0.0).sum(1, keepdim=True) / n[:, None], 0.0)
-    den = torch.sqrt((a * a).sum(1) * (b * b).sum(1))
-    return torch.where(den > 0, (a * b).sum(1) / den, torch.nan)
 
 
 def fit_dense_batch(backend: AdamBackend, datas: Sequence[BrainData], components: Sequence[Components],
@@ -113,50 +105,30 @@ def fit_dense_batch(backend: AdamBackend, datas: Sequence[BrainData], components
     noise = NoiseBlocks(seeds, (R, K), threads=torch.get_num_threads())
     state = StackedAdam(stack_parameters(components), backend.lr, backend.weight_decay)
     pre = first_layer(state.params["w1"], state.params["b1"], propagated)
-    best_loc = encode(state.params, pre, adjacency).loc  # at each job's best epoch so far; the initial
-    best_pred = decode(state.params, best_loc)[0]  # weights if its validation r never improves, as in the loop
-    best_r = torch.full((B,), -torch.inf)
-    best_epoch = torch.zeros(B, dtype=torch.long)
-    members = torch.arange(B)  # rows of the training batch, as indices into the B jobs
-    live = torch.ones(B, dtype=torch.bool)  # per row: not yet early-stopped
+    loc = encode(state.params, pre, adjacency).loc
+    stopping = EarlyStopping(y, val, decode(state.params, loc)[0], loc, backend.patience, backend.max_epochs)
+    loss_log, mse_log = EpochLog(), EpochLog()
     prop_live = propagated  # rows of the jobs still training (re-gathered only when stopped jobs leave)
     y_rows, w_rows = y, fit_w
-    losses, mses, val_rs = (torch.full((backend.max_epochs, B), torch.nan) for _ in range(3))
-    stopped_at = torch.full((B,), backend.max_epochs - 1)
-
-    def validate(epoch: int, loc: torch.Tensor) -> None:
-        """Early stopping of the live rows after ``epoch``'s step (``loc``: the encoder's after it).
-
-        A job without validation regions keeps its last epoch, as the loop does."""
-        pred = decode(state.params, loc)[0]
-        rows, jobs_ = live.nonzero().squeeze(1), members[live]
-        r = _masked_corr(pred[rows], y[jobs_], val[jobs_])
-        val_rs[epoch, jobs_] = r
-        hv = has_val[jobs_]
-        improved = hv & torch.isfinite(r) & (r > best_r[jobs_])
-        best_r[jobs_[improved]], best_epoch[jobs_[improved]] = r[improved], epoch
-        keep = improved | ~hv
-        best_pred[jobs_[keep]], best_loc[jobs_[keep]] = pred[rows[keep]], loc[rows[keep]]
-        stop = hv & ~improved & (epoch - best_epoch[jobs_] >= backend.patience)
-        stopped_at[jobs_[stop]] = epoch
-        live[rows[stop]] = False
 
     for epoch in range(backend.max_epochs + 1):
         # this epoch's forward pass also validates the previous epoch's step (same weights)
         enc = encode(state.params, pre, adjacency)
         if epoch > 0:
-            validate(epoch - 1, enc.loc)
-            if not live.any():
+            stopping.validate(epoch - 1, decode(state.params, enc.loc)[0], enc.loc)
+            n_live = int(stopping.live.sum())
+            if n_live == 0:
                 break
-            if live.sum() <= live.numel() // 2:  # drop stopped rows once they are half the batch
-                state, members, pre = state.subset(live), members[live], pre[live]
-                live = live[live]
+            if n_live <= stopping.live.numel() // 2:  # drop stopped rows once they are half the batch
+                live = stopping.keep_live()
+                state, pre = state.subset(live), pre[live]
+                members = stopping.fits
                 prop_live = propagated if shared_x else propagated[members]
                 y_rows, w_rows = y[members], fit_w[members]
                 enc = encode(state.params, pre, adjacency)
         if epoch == backend.max_epochs:
             break
-        eps = noise.next(members).mT.contiguous()  # (B', K, R)
+        eps = noise.next(stopping.fits).mT.contiguous()  # (B', K, R)
         z = torch.addcmul(enc.loc, enc.scale, eps)
         pred, hidden = decode(state.params, z)
         reg, d_z, d_loc, d_scale = prior.stacked_terms(z, enc.loc, enc.scale, d0)
@@ -165,13 +137,16 @@ def fit_dense_batch(backend: AdamBackend, datas: Sequence[BrainData], components
         d_pred = 2.0 * residual * w_rows
         grads, d_pre = gradients(state.params, enc, adjacency, z, eps, hidden, d_pred, d_z, d_loc, d_scale)
         pre = state.step(grads, d_pre, prop_live)
-        loss = mse + reg
-        losses[epoch, members[live]], mses[epoch, members[live]] = loss[live], mse[live]
+        loss_log.add(epoch, stopping.fits, mse + reg)
+        mse_log.add(epoch, stopping.fits, mse)
+    stopping.write_back()
+    losses, mses = loss_log.history(backend.max_epochs, B), mse_log.history(backend.max_epochs, B)
+    val_rs = stopping.val_r_log.history(backend.max_epochs, B)
     out = []
     for b, (d, j) in enumerate(zip(datas, jobs)):
-        n = int(stopped_at[b]) + 1
+        n = int(stopping.stopped_at[b]) + 1
         history = {"loss": losses[:n, b].tolist(), "mse": mses[:n, b].tolist(),
                    "val_r": val_rs[:n, b].tolist() if has_val[b] else []}
-        out.append(result(d, j, best_pred[b] * j.sd + j.mean, best_loc[b].T, history,
-                          float(best_r[b]), int(best_epoch[b])))
+        out.append(result(d, j, stopping.best_pred[b] * j.sd + j.mean, stopping.best_loc[b].T, history,
+                          float(stopping.best_r[b]), int(stopping.best_epoch[b])))
     return out

@@ -4,17 +4,31 @@ A fit draws ``eps ~ N(0, I)`` of shape (R, K) every epoch from its own generator
 the fit's seed). The draws are made ``BLOCK`` epochs at a time, one (BLOCK, R, K) draw per fit,
 so that the sequential loop (:meth:`xscale_gnn.backend.AdamBackend.fit`) and the batched fits
 (:mod:`xscale_gnn.batched`) use the very same numbers by construction; the batched path draws
-the blocks of its fits on as many threads as torch uses (the generator releases the GIL).
+the blocks of its fits on as many threads as torch uses (the generator releases the GIL), kept for
+the process: a new thread's first torch call costs milliseconds, as much as drawing a few blocks.
 """
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 import torch
 
 BLOCK = 16  # epochs of noise per draw
+
+
+_POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """Threads that draw blocks, started once per process and thread count (a forked child, whose
+    copy of the parent's pool has no threads, starts its own)."""
+    key = (os.getpid(), threads)
+    if key not in _POOLS:
+        _POOLS[key] = ThreadPoolExecutor(threads, thread_name_prefix="xscale-gnn-noise")
+    return _POOLS[key]
 
 
 class NoiseBlocks:
@@ -58,5 +72,4 @@ class NoiseBlocks:
         if parts == 1:
             fill(0)
             return
-        with ThreadPoolExecutor(parts) as pool:
-            list(pool.map(fill, range(parts)))
+        list(_pool(parts).map(fill, range(parts)))
