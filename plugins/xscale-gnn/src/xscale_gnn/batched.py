@@ -95,7 +95,6 @@ def fit_dense_batch(backend: AdamBackend, datas: Sequence[BrainData], components
     for b, j in enumerate(jobs):
         fit_w[b, j.fit_idx] = 1.0 / j.fit_idx.size
         val[b, j.val_idx] = True
-    has_val = val.any(1)
 
     adjacency = gcn_adjacency(d0.edge_index, R)
     shared_x = all(d.expression is d0.expression or torch.equal(d.expression, d0.expression) for d in datas)
@@ -146,7 +145,7 @@ def fit_dense_batch(backend: AdamBackend, datas: Sequence[BrainData], components
     for b, (d, j) in enumerate(zip(datas, jobs)):
         n = int(stopping.stopped_at[b]) + 1
         history = {"loss": losses[:n, b].tolist(), "mse": mses[:n, b].tolist(),
-                   "val_r": val_rs[:n, b].tolist() if has_val[b] else []}
+                   "val_r": val_rs[:n, b].tolist() if stopping.has_val[b] else []}
         out.append(result(d, j, stopping.best_pred[b] * j.sd + j.mean, stopping.best_loc[b].T, history,
                           float(stopping.best_r[b]), int(stopping.best_epoch[b])))
     return out
