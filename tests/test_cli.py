@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from xscale import pipeline
+from xscale import config, pipeline
 from xscale.cli import main
 from xscale.data.manifest import entry, project_root
 
@@ -146,6 +146,15 @@ def test_reproduce_two_maps(tmp_path):
     gnn_cv = next(r for r in result["rows"] if r["target"] == "enigma:scz")["cv_r2"]
     assert next(r for r in ev if r["target"] == "enigma:scz" and r["model"] == "gnn-vae"
                 and r["scheme"] == "blocked")["r2"] == pytest.approx(gnn_cv, abs=1e-6), "same fit, same numbers"
+
+
+def test_reproduce_announces_the_evaluation_fits_it_will_report_to_the_progress_bar(tmp_path):
+    fits, more = [], []
+    cfg = config.build(sets=["backend.max_epochs=60"], quick=True, folds=3)
+    pipeline.reproduce(cfg, tmp_path / "rep", ["enigma:bd"], ["gnn-vae"], n_null=2,
+                       on_fit=lambda label="": fits.append(label), on_more_fits=more.append)
+    model_fits = 1 * 1 * (3 + 1)  # one model on one map: in-sample and 3 blocked folds
+    assert more and len(fits) == model_fits + sum(more), (len(fits), model_fits, more)
 
 
 def test_reproduce_checks_every_target_before_fitting(tmp_path, monkeypatch):

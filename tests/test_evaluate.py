@@ -115,3 +115,6 @@ def test_aliases_and_unknown_names():
         "spin-vasa", "spin-hungarian", "spin-ab"]
     with pytest.raises(study.config_mod.ConfigError, match="unknown null family 'variogram'"):
         study.expand(["variogram"], study.NULL_ALIASES, list(study.NULLS), "null family")
+    with pytest.raises(study.config_mod.ConfigError, match="no CV scheme given"):  # e.g. --cv ''
+        study.expand([""], {}, study.SCHEMES, "CV scheme")
+    assert study.expand([], study.NULL_ALIASES, list(study.NULLS), "null family", allow_empty=True) == []

@@ -62,3 +62,9 @@ def test_lobes_and_hemisphere_transfer():
 def test_unknown_scheme():
     with pytest.raises(ValueError, match="unknown CV scheme 'kfold'"):
         _scheme("kfold")
+
+
+@pytest.mark.parametrize("fraction", [0.001, 0.999])
+def test_distance_scheme_rejects_a_train_fraction_leaving_no_train_or_no_test_pairs(fraction):
+    with pytest.raises(ValueError, match="train_fraction"):
+        _scheme("distance", train_fraction=fraction)

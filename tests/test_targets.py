@@ -95,3 +95,15 @@ def test_unrecognised_columns_and_missing_file(tmp_path):
         load_target(str(tmp_path / "nope.csv"), REGIONS)
     with pytest.raises(DataFormatError, match="unknown embedded target 'enigma:ad'"):
         load_target("enigma:ad", REGIONS)
+
+
+def test_constant_nearly_empty_and_directory_targets_are_refused_naming_the_file(tmp_path):
+    constant = _enigma("scz").assign(d_icv=0.25)
+    with pytest.raises(DataFormatError, match=r"bad.csv: every region has the value -0.25"):
+        load_target(_write(tmp_path, constant), REGIONS)
+    sparse = _enigma("scz").astype({"d_icv": float})
+    sparse.loc[5:, "d_icv"] = np.nan
+    with pytest.raises(DataFormatError, match=r"bad.csv: 5 of 68 regions have a finite value; at least 10"):
+        load_target(_write(tmp_path, sparse), REGIONS)
+    with pytest.raises(DataFormatError, match="is a directory"):
+        load_target(str(tmp_path), REGIONS)

@@ -268,7 +268,8 @@ def reproduce_cmd(out, targets, models, overwrite, adni, adni_config, n_null, ev
         result = pipeline.reproduce(cfg, out, tlist, mlist, overwrite,
                                     on_run=lambda m, t: bar.update(task, description=f"{m} {t}"),
                                     on_fit=bar.callback(task), adni=list(adni) if adni else None,
-                                    adni_config=adni_config, n_null=n_null, evaluation=evaluation, report=report)
+                                    adni_config=adni_config, n_null=n_null, evaluation=evaluation, report=report,
+                                    on_more_fits=lambda n: bar.update(task, total=next(t.total for t in bar.tasks if t.id == task) + n))
     table = Table(title="xscale reproduce: in-sample fit vs out-of-sample prediction")
     table.add_column("target", no_wrap=True)
     table.add_column("model", no_wrap=True)

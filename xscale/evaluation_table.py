@@ -17,7 +17,8 @@ TABLE_NULLS = ("spin-vasa", "brainsmash", "geneset")
 
 def evaluate_maps(cfg: Mapping[str, Any], out: Path, targets: list[str], models: list[str], n_null: int,
                   target_slug: Callable[[str], str], on_fit: Callable[[str], None] | None = None,
-                  batch_size: int = BATCH_SIZE) -> tuple[list[dict], str]:
+                  batch_size: int = BATCH_SIZE, on_more_fits: Callable[[int], None] | None = None
+                  ) -> tuple[list[dict], str]:
     """:func:`xscale.evaluate.study.run_study` on each map: models and baselines, in-sample and blocked CV.
 
     Parameters
@@ -37,6 +38,8 @@ def evaluate_maps(cfg: Mapping[str, Any], out: Path, targets: list[str], models:
     on_fit : callable, optional
     batch_size : int
         See :func:`run_study`.
+    on_more_fits : callable, optional
+        Called with each map's number of fits before they start (for a progress total).
 
     Returns
     -------
@@ -52,7 +55,7 @@ def evaluate_maps(cfg: Mapping[str, Any], out: Path, targets: list[str], models:
     rows, parts = [], []
     for t in targets:
         result = run_study({**cfg, "target": t}, out / target_slug(t), all_models, ["in-sample", "blocked"], nulls,
-                           n_null, on_fit=on_fit, batch_size=batch_size)
+                           n_null, on_total=on_more_fits, on_fit=on_fit, batch_size=batch_size)
         rows += [{"target": t, **r} for r in result["rows"]]
         parts.append(results_markdown(result).replace("# xscale evaluate:", "## Map:", 1))
     head = (f"# Models x CV schemes x null p-values ({n_null} surrogate maps or random gene sets per family)\n\n"

@@ -210,7 +210,8 @@ def reproduce(cfg: Mapping[str, Any], out: str | Path, targets: list[str] | None
               models: list[str] | None = None, overwrite: bool = False,
               on_run: Callable[[str, str], None] | None = None, on_fit: Progress | None = None,
               adni: list[str] | tuple[str, ...] | None = None, adni_config: str | Path | None = None,
-              n_null: int = 0, evaluation: bool = True, report: bool = False) -> dict:
+              n_null: int = 0, evaluation: bool = True, report: bool = False,
+              on_more_fits: Callable[[int], None] | None = None) -> dict:
     """Run each model preset on each map and tabulate in-sample beside out-of-sample numbers.
 
     Writes ``results.md``, ``results.json``, ``runs/<model>/<map>/`` (see :func:`fit`) and
@@ -247,6 +248,9 @@ def reproduce(cfg: Mapping[str, Any], out: str | Path, targets: list[str] | None
         Execute the paper notebooks into ``report/`` (:func:`xscale.paper.report.build_report`:
         the paper's model beside ridge) on the first map, with the same quick setting and
         ``n_null`` surrogates per family (when 0: :data:`REPORT_N_NULL`, or the quick default).
+    on_more_fits : callable, optional
+        Called with the number of the evaluation table's fits of each map before they start:
+        ``on_fit`` is called for those too, beyond the (models x maps x (folds + 1)) model fits.
 
     Returns
     -------
@@ -307,7 +311,7 @@ def reproduce(cfg: Mapping[str, Any], out: str | Path, targets: list[str] | None
             cfg_eval = next(iter(configs.values()))
             result["evaluation"], table = evaluate_maps(
                 {**cfg, "seed": cfg_eval["seed"]}, stage / "evaluation", targets, models, n_null, target_slug,
-                on_fit=on_fit)
+                on_fit=on_fit, on_more_fits=on_more_fits)
             write_text_atomic(stage / "evaluation.md", table)
             md += "\nModels beside baselines, with spatial-null p-values: see evaluation.md.\n"
         if report:

@@ -127,6 +127,9 @@ def _align(series: pd.Series, regions: tuple[str, ...], source: str) -> np.ndarr
     return series.reindex(list(regions)).to_numpy(dtype=float)
 
 
+MIN_REGIONS = 10  # regions with a value a map needs to be fitted and scored under cross-validation
+
+
 def load_target(spec: str, regions: tuple[str, ...], log_missing: bool = True) -> TargetMap:
     """Load a thinning map and align it to ``regions``.
 
@@ -152,7 +155,8 @@ def load_target(spec: str, regions: tuple[str, ...], log_missing: bool = True) -
         If an embedded file differs from its manifest checksum.
     DataFormatError
         On unreadable files, unknown columns, non-numeric values, or unknown, missing or
-        duplicated region names (all of them listed).
+        duplicated region names (all of them listed); on a map with fewer than
+        :data:`MIN_REGIONS` finite values, or the same value everywhere; on a directory.
     FileNotFoundError
         If a user file does not exist.
     """
@@ -163,6 +167,9 @@ def load_target(spec: str, regions: tuple[str, ...], log_missing: bool = True) -
         raw, source = read_verified(spec), str(entries()[spec].display)
     else:
         path = Path(spec)
+        if path.is_dir():
+            raise DataFormatError(f"target {spec!r} is a directory; expected a CSV file or one of "
+                                  + ", ".join(f"enigma:{k}" for k in ENIGMA_MAPS))
         if not path.is_file():
             raise FileNotFoundError(f"target file {spec!r} does not exist; give a CSV path or one of "
                                     + ", ".join(f"enigma:{k}" for k in ENIGMA_MAPS))
@@ -171,8 +178,15 @@ def load_target(spec: str, regions: tuple[str, ...], log_missing: bool = True) -
     dk = load_atlas().regions  # a file covers all 68 regions, even those dropped later
     full = _align(series, dk, source)
     values = full[[dk.index(r) for r in regions]]
-    nan = [regions[i] for i in np.flatnonzero(~np.isfinite(values))]
+    finite = np.isfinite(values)
+    if finite.sum() < MIN_REGIONS:
+        raise DataFormatError(f"{source}: {int(finite.sum())} of {len(regions)} regions have a finite value; "
+                              f"at least {MIN_REGIONS} are needed to fit and score a model under cross-validation")
+    if np.ptp(values[finite]) == 0:
+        raise DataFormatError(f"{source}: every region has the value {values[finite][0]:g}; a constant map "
+                              "has nothing to predict (expected values that differ between regions)")
+    nan = [regions[i] for i in np.flatnonzero(~finite)]
     if nan and log_missing:
-        log.warning("%s: %d regions have no value and are excluded from fitting and scoring: %s",
-                    source, len(nan), ", ".join(nan))
+        log.warning("%s: %d region(s) have no finite value (empty, NaN or infinite) and are excluded from "
+                    "fitting and scoring: %s", source, len(nan), ", ".join(nan))
     return TargetMap(spec, values, source, sha256_bytes(raw), tuple(regions))

@@ -29,7 +29,7 @@ from xscale import registry
 from xscale.data.brain import load_brain_data
 from xscale.evaluate import BATCH_SIZE
 from xscale.evaluate.cv import cross_validate, scheme_for
-from xscale.evaluate.nulls import NULLS, null_maps, p_value
+from xscale.evaluate.nulls import NULLS, consensus_p, null_maps, p_value
 from xscale.evaluate.executor import make_executor
 from xscale.evaluate.genesets import FAMILY as GENESET, gene_universe
 from xscale.evaluate.refits import refit_scores
@@ -47,14 +47,18 @@ SPATIAL_NULLS = ("spin-vasa", "spin-hungarian", "spin-ab", "brainsmash", "moran"
 ALL_NULLS = (*NULLS, GENESET)
 
 
-def expand(names: list[str], aliases: Mapping[str, Any], valid: tuple[str, ...] | list[str], what: str) -> list[str]:
+def expand(names: list[str], aliases: Mapping[str, Any], valid: tuple[str, ...] | list[str], what: str,
+           allow_empty: bool = False) -> list[str]:
     """Resolve aliases and check names.
 
     Raises
     ------
     ConfigError
-        On an unknown name; the message lists the valid ones.
+        On an unknown name, or none at all unless ``allow_empty``; the message lists the valid ones.
     """
+    names = [n for n in names if n]
+    if not names and not allow_empty:
+        raise config_mod.ConfigError(f"no {what} given; expected one or more of {sorted(set(valid) | set(aliases))}")
     out: list[str] = []
     for n in names:
         a = aliases.get(n, n)
@@ -80,8 +84,7 @@ class Cell:
     p: dict  # family -> {"p_r": float, "p_r2": float, "n": int}
 
     def consensus(self, stat: str) -> float | None:
-        vals = [v[stat] for f, v in self.p.items() if f in SPATIAL_NULLS and v[stat] is not None]
-        return max(vals) if vals else None
+        return consensus_p([v[stat] for f, v in self.p.items() if f in SPATIAL_NULLS and v[stat] is not None])
 
 
 def _null_stats(cache: Path, executor, shared: dict, draws: tuple[str, np.ndarray], per_chunk: int,
@@ -159,7 +162,7 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
     """
     models = expand(models, MODEL_ALIASES, list(config_mod.PRESETS), "model")
     schemes = expand(schemes, {}, SCHEMES, "CV scheme")
-    nulls = expand(nulls, NULL_ALIASES, ALL_NULLS, "null family")
+    nulls = expand(nulls, NULL_ALIASES, ALL_NULLS, "null family", allow_empty=True)
     configs = {m: config_mod.resolve(config_mod.with_preset(cfg, m)) for m in models}
     for c in configs.values():
         check_compatible(config_mod.model_spec(c))

@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from xscale.evaluate.nulls import consensus_p
 from xscale.evaluate.study import SPATIAL_NULLS
 from xscale.paper import surface
 from xscale.paper.figio import panel_label
@@ -40,8 +41,8 @@ class ModelPrediction:
 
     def consensus_p(self, scheme: str, stat: str = "r") -> float | None:
         """Largest p over the null families of ``scheme`` (the most conservative), None without nulls."""
-        ps = [getattr(n, f"p_{stat}") for (s, _), n in self.nulls.items() if s == scheme and n.family in SPATIAL_NULLS]
-        return max(ps) if ps else None
+        return consensus_p([getattr(n, f"p_{stat}") for (s, _), n in self.nulls.items()
+                            if s == scheme and n.family in SPATIAL_NULLS])
 
 
 def model_prediction(params: PaperParams, model: str) -> ModelPrediction:
