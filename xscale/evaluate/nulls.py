@@ -12,10 +12,11 @@ Families:
   ``brainsmash.mapgen.Base``, made per hemisphere on the great-circle distances between the DK
   centroids on the fsaverage5 sphere (the spins' geometry, a stand-in for distance along the
   cortex), as neuromaps' ``burt2020`` does per hemisphere; both hemispheres use the same random
-  draws, so homologues are permuted alike, as the spins rotate both hemispheres alike. Measured
-  (``tests/test_nulls.py``): on one distance matrix of 3-D centroid distances across both
-  hemispheres the surrogates were smoother than the maps and the test almost never rejected
-  (false-positive rate 0.00-0.01 at alpha = 0.05 where 0.05 is due).
+  draws, so homologues are permuted alike, as the spins rotate both hemispheres alike. Before
+  2026-11-22 the surrogates were made on one matrix of 3-D centroid distances across both
+  hemispheres; on the simulated maps of ``tests/test_nulls.py`` they were smoother than the maps
+  and the test almost never rejected (false-positive rate 0.00-0.01 at alpha = 0.05, where 0.05
+  is due; the pipeline-level calibration test now covers brainsmash).
 * ``permutation``: regions shuffled at random. It ignores spatial autocorrelation and is shown
   (tests) to give inflated false-positive rates; it is reported only for comparison.
 * ``moran``: Moran spectral randomisation (Wagner & Dadi 2014) with brainspace's
@@ -184,8 +185,17 @@ def consensus_p(p_values: list[float]) -> float | None:
     """Consensus over spatial null families: the largest p (a claim must survive every family).
 
     Each family is calibrated only where its assumptions hold (see ``tests/test_nulls.py``), so
-    the largest p is the one that does not rest on any single family. NaN if any p is NaN;
-    None for no p-values.
+    the largest p is the one that does not rest on any single family.
+
+    Parameters
+    ----------
+    p_values : list of float
+        One p-value per spatial null family (:func:`p_value`).
+
+    Returns
+    -------
+    float or None
+        The largest p; NaN if any p is NaN; None for an empty list.
     """
     if not p_values:
         return None
