@@ -71,7 +71,7 @@ def layer_gflops(batch: int, hidden: int, genes: int, regions: int, repeat: int 
 def flops_per_model_epoch(datas, masks) -> float:
     """FLOPs of one model's training epoch in the batch (counted, two fits run 1 and 3 epochs
     without early stopping): executed FLOPs minus this x the fits' own epochs are those spent on
-    rows that had stopped but not yet left the batch (they leave when half of it has stopped)."""
+    rows that had stopped but not yet left the batch (they leave once they are an eighth of its rows)."""
     cfg = config.resolve(config.build(preset="gnn-vae"))
     counts = []
     for epochs in (1, 3):

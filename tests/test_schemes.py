@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
+from xscale import testing
 from xscale.data.atlas import LOBES, load_atlas, lobe_of
+from xscale.evaluate.cv import scheme_for, shared_with_homologue
 from xscale.evaluate.splits import SCHEMES, scheme
 
 A = load_atlas()
@@ -57,6 +61,22 @@ def test_lobes_and_hemisphere_transfer():
     assert lobe_of(["L_insula", "R_precuneus"]).tolist() == ["insula", "parietal"]
     h = _scheme("hemisphere").splits
     assert h[0].train[:34].all() and not h[0].train[34:].any() and h[0].test.min() == 34
+
+
+def test_hemisphere_transfer_does_not_test_regions_that_carry_their_homologues_expression():
+    """With the default AHBA data (copy-homologue) the frontal and temporal poles share one row per
+    pair: a model trained on one hemisphere would be tested on the row it was fitted to."""
+    data = testing.real_data()
+    shared = shared_with_homologue(data)
+    assert {data.regions[i] for i in np.flatnonzero(shared)} == {"L_frontalpole", "R_frontalpole",
+                                                                 "L_temporalpole", "R_temporalpole"}
+    tested = np.concatenate([s.test for s in scheme_for(data, "hemisphere").splits])
+    assert sorted(tested.tolist()) == np.flatnonzero(~shared).tolist()
+    blocked = np.concatenate([s.test for s in scheme_for(data, "blocked").splits])
+    assert sorted(blocked.tolist()) == list(range(68)), "only hemisphere transfer leaves them out"
+    x = data.expression.clone()
+    x[data.regions.index("R_frontalpole"), 0] += 1e-6  # measured rows never repeat exactly
+    assert shared_with_homologue(replace(data, expression=x)).sum() == 2
 
 
 def test_unknown_scheme():

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+import torch
 
+from xscale.data.atlas import homologue_index
 from xscale.evaluate.metrics import score
 from xscale.evaluate.splits import Scheme, scheme as make_scheme
 from xscale.fitting import fit_many
@@ -27,9 +29,22 @@ def undirected_edges(data: BrainData) -> np.ndarray:
     return np.stack([ei[0][keep], ei[1][keep]], axis=1)
 
 
+def shared_with_homologue(data: BrainData) -> np.ndarray:
+    """(R,) bool ndarray: regions whose expression row equals their other-hemisphere homologue's.
+
+    Such rows were copied (AHBA regions without samples, ``missing_regions='copy-homologue'``:
+    the right frontal and temporal poles by default); measured expression never repeats exactly.
+    """
+    hom = homologue_index(data.regions)
+    x = data.expression
+    return np.array([h >= 0 and bool(torch.equal(x[i], x[h])) for i, h in enumerate(hom)])
+
+
 def scheme_for(data: BrainData, name: str, folds: int = 5, seed: int = 0) -> Scheme:
-    """:func:`xscale.evaluate.splits.scheme` on the data's regions, centroids and graph."""
-    return make_scheme(name, data.regions, data.centroids.numpy(), undirected_edges(data), folds, seed)
+    """:func:`xscale.evaluate.splits.scheme` on the data's regions, centroids and graph (and, for
+    ``hemisphere``, with the regions of :func:`shared_with_homologue` left untested)."""
+    return make_scheme(name, data.regions, data.centroids.numpy(), undirected_edges(data), folds, seed,
+                       shared_with_homologue=shared_with_homologue(data) if name == "hemisphere" else None)
 
 
 @dataclass

@@ -126,9 +126,10 @@ class Split:
 class Scheme:
     """A cross-validation scheme's splits and how to score them.
 
-    ``partition`` is True when every region is tested exactly once (out-of-fold predictions
-    are pooled into one map and scored once); otherwise test sets overlap and each split is
-    scored on its own (the median is reported).
+    ``partition`` is True when no region is tested twice (out-of-fold predictions are pooled
+    into one map and scored once; every region is tested except, under hemisphere transfer,
+    those that share their homologue's expression); otherwise test sets overlap and each split
+    is scored on its own (the median is reported).
     """
 
     name: str
@@ -148,7 +149,8 @@ def _with_homologues(regions: tuple[str, ...], idx: np.ndarray) -> np.ndarray:
 
 
 def scheme(name: str, regions: tuple[str, ...], centroids: np.ndarray, edges: np.ndarray,
-           folds: int = 5, seed: int = 0, train_fraction: float = 0.75) -> Scheme:
+           folds: int = 5, seed: int = 0, train_fraction: float = 0.75,
+           shared_with_homologue: np.ndarray | None = None) -> Scheme:
     """Build a named cross-validation scheme.
 
     Parameters
@@ -167,10 +169,11 @@ def scheme(name: str, regions: tuple[str, ...], centroids: np.ndarray, edges: np
         * ``lobe``: leave one lobe out, both hemispheres (Desikan et al. 2006 lobes).
         * ``hemisphere``: train on the left hemisphere and test on the right, and back. The one
           scheme that cannot keep homologues apart from each other's folds: a test region is
-          predicted by a model trained on its homologue. With the default AHBA data the right
-          frontal and temporal poles carry their left homologues' expression (``copy-homologue``),
-          so for those two test regions per direction the model has seen the very same expression
-          row, with the homologue's target.
+          predicted by a model trained on its homologue. Regions flagged in
+          ``shared_with_homologue`` are not tested: with the default AHBA data the right frontal
+          and temporal poles carry their left homologues' expression (``copy-homologue``), so a
+          model trained on one of the pair would be tested on the very expression row it was
+          fitted to, with the homologue's target as the answer.
     regions : tuple of str, length R
     centroids : (R, 3) ndarray, mm
     edges : (E_u, 2) int ndarray
@@ -178,6 +181,8 @@ def scheme(name: str, regions: tuple[str, ...], centroids: np.ndarray, edges: np
         For ``blocked``.
     train_fraction : float
         For ``distance``.
+    shared_with_homologue : (R,) bool ndarray, optional
+        Regions whose expression is their homologue's (both of each such pair); for ``hemisphere``.
 
     Returns
     -------
@@ -220,8 +225,9 @@ def scheme(name: str, regions: tuple[str, ...], centroids: np.ndarray, edges: np
                       True)
     if name == "hemisphere":
         hemi = np.array([r[0] for r in regions])
-        return Scheme(name, [Split("train L, test R", hemi == "L", np.flatnonzero(hemi == "R")),
-                             Split("train R, test L", hemi == "R", np.flatnonzero(hemi == "L"))], True)
+        testable = np.ones(R, dtype=bool) if shared_with_homologue is None else ~np.asarray(shared_with_homologue, bool)
+        return Scheme(name, [Split("train L, test R", hemi == "L", np.flatnonzero((hemi == "R") & testable)),
+                             Split("train R, test L", hemi == "R", np.flatnonzero((hemi == "L") & testable))], True)
     raise ValueError(f"unknown CV scheme {name!r}; expected one of {SCHEMES}")
 
 

@@ -30,8 +30,8 @@ from xscale_baselines.linear import job_groups
 RTOL = 1e-9
 
 
-def _spec(preset):
-    return config.model_spec(config.resolve(config.build(preset=preset)))
+def _spec(preset, *sets):
+    return config.model_spec(config.resolve(config.build(preset=preset, sets=list(sets))))
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +52,8 @@ def jobs():
     return [out[i] for i in np.random.default_rng(0).permutation(len(out))]
 
 
-def _loop_and_batch(preset, jobs):
-    spec = _spec(preset)
+def _loop_and_batch(preset, jobs, *sets):
+    spec = _spec(preset, *sets)
     loop = [fit_model(d, spec, m, seed=s) for d, m, s in jobs]
     batch = fit_many([j[0] for j in jobs], spec, [j[1] for j in jobs], [j[2] for j in jobs])
     return loop, batch
@@ -82,9 +82,11 @@ def test_groups_share_expression_content_mask_and_seed(jobs):
     assert len(job_groups([d, twin], [m, m], [s, s])) == 1
 
 
-@pytest.mark.parametrize("preset", ["ridge", "pls1", "pls", "pcr"])
-def test_batched_fits_equal_the_loop(preset, jobs):
-    loop, batch = _loop_and_batch(preset, jobs)
+@pytest.mark.parametrize("preset, sets", [("ridge", ()), ("pls1", ()), ("pls", ()), ("pcr", ()),
+                                         ("ridge", ("backend.inner_cv=homologues",)),
+                                         ("pls", ("backend.inner_cv=homologues",))])
+def test_batched_fits_equal_the_loop(preset, sets, jobs):
+    loop, batch = _loop_and_batch(preset, jobs, *sets)
     _assert_same(loop, batch)
     if preset == "ridge":  # the rule is exercised: the maps need different penalties
         assert len({r.info["alpha"] for r in loop}) >= 3

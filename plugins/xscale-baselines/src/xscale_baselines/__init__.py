@@ -5,4 +5,4 @@ machinery buys nothing; if a spatial-only model (``spatial-gp`` in xscale-pyro) 
 the genes explain nothing beyond spatial smoothness.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

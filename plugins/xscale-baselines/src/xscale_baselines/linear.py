@@ -2,7 +2,10 @@
 
 Every model is a scikit-learn pipeline fitted on the training regions only (gene-wise
 standardisation included); hyperparameters chosen by inner K-fold CV are chosen within the
-training regions too (nested CV), so nothing about held-out regions enters the fit.
+training regions too (nested CV), so nothing about held-out regions enters the fit. The inner
+folds split the training regions at random (``inner_cv='regions'``, the default), or keep each
+region with its other-hemisphere homologue as the outer spatial schemes do
+(``inner_cv='homologues'``).
 
 :meth:`_SklearnBackend.fit_batch` (null-model refits: many surrogate maps on one expression
 matrix and fold) solves every map of a group at once in closed form
@@ -18,11 +21,12 @@ import numpy as np
 from sklearn.cross_decomposition import PLSRegression
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LinearRegression, RidgeCV
-from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.model_selection import GridSearchCV, GroupKFold, KFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from xscale.checks import require
+from xscale.evaluate.splits import homologue_pairs
 from xscale.fitting import check_train_mask
 from xscale.interfaces import Backend, BrainData, Components, FitResult
 
@@ -64,18 +68,38 @@ class _SklearnBackend(Backend):
 
     needs_components = False
     inner_folds: int = 5
+    inner_cv: str = "regions"
 
-    def _model(self, n_train: int, seed: int) -> Pipeline:
+    def _model(self, train_regions: tuple[str, ...], seed: int) -> Pipeline:
+        """The scikit-learn estimator for one fit on the named training regions (in data order)."""
         raise NotImplementedError
 
-    def _inner_cv(self, n_train: int, seed: int) -> KFold:
-        """The inner K-fold split of the training regions used to choose a hyperparameter."""
-        return KFold(min(self.inner_folds, n_train), shuffle=True, random_state=seed)
+    def _inner_splits(self, train_regions: tuple[str, ...], seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The inner K-fold split of the n training regions that chooses a hyperparameter.
+
+        ``inner_cv='regions'``: scikit-learn's shuffled ``KFold``; ``'homologues'``: shuffled
+        ``GroupKFold`` with each homologue pair (both in the training set) as one group.
+
+        Returns
+        -------
+        list of (train, test) int ndarray pairs
+            Positions among the training regions.
+        """
+        n = len(train_regions)
+        if self.inner_cv == "regions":
+            return list(KFold(min(self.inner_folds, n), shuffle=True, random_state=seed).split(np.zeros(n)))
+        pairs = homologue_pairs(train_regions)
+        groups = np.empty(n, dtype=int)
+        for g, members in enumerate(pairs):
+            groups[members] = g
+        folds = GroupKFold(min(self.inner_folds, len(pairs)), shuffle=True, random_state=seed)
+        return list(folds.split(np.zeros(n), groups=groups))
 
     def _latent(self, model: Pipeline, x: np.ndarray) -> np.ndarray:
         return np.zeros((x.shape[0], 0))
 
-    def _fit_group(self, x: np.ndarray, mask: np.ndarray, y: np.ndarray, seed: int) -> list[FitResult]:
+    def _fit_group(self, x: np.ndarray, mask: np.ndarray, y: np.ndarray, seed: int,
+                   regions: tuple[str, ...]) -> list[FitResult]:
         """Fit T target maps sharing expression, mask and seed at once; what :meth:`fit` gives each.
 
         Parameters
@@ -87,6 +111,8 @@ class _SklearnBackend(Backend):
         y : (n, T) ndarray
             Each map's values on the training regions.
         seed : int
+        regions : tuple of R str
+            DK region names (homologue pairs for ``inner_cv='homologues'``).
 
         Raises
         ------
@@ -118,7 +144,8 @@ class _SklearnBackend(Backend):
             masks = [check_train_mask(datas[i], train_masks[i]) for i in group]
             y = np.stack([datas[i].target.numpy().astype(float)[m] for i, m in zip(group, masks)], axis=1)
             try:
-                fits = self._fit_group(datas[group[0]].expression.numpy().astype(float), masks[0], y, int(seeds[group[0]]))
+                fits = self._fit_group(datas[group[0]].expression.numpy().astype(float), masks[0], y,
+                                       int(seeds[group[0]]), tuple(datas[group[0]].regions))
             except NotBatchable:
                 fits = [self.fit(datas[i], None, train_masks[i], seeds[i]) for i in group]
             for i, fit in zip(group, fits, strict=True):
@@ -136,7 +163,7 @@ class _SklearnBackend(Backend):
         mask = check_train_mask(data, train_mask)
         x = data.expression.numpy().astype(float)
         y = data.target.numpy().astype(float)
-        model = self._model(int(mask.sum()), seed).fit(x[mask], y[mask])
+        model = self._model(_named(data.regions, mask), seed).fit(x[mask], y[mask])
         best = getattr(model, "best_params_", None) or {}
         est = getattr(model, "best_estimator_", model)
         info = {k: (v.item() if hasattr(v, "item") else v) for k, v in best.items()}
@@ -155,23 +182,32 @@ class RidgeBackend(_SklearnBackend):
         Candidate penalties (log-spaced by default).
     inner_folds : int
         Folds of the inner CV on the training regions.
+    inner_cv : {'regions', 'homologues'}
+        What the inner folds split: regions at random, or homologue pairs (kept together).
+
+    Raises
+    ------
+    ValueError
+        On fewer than 2 inner folds, no or non-positive alphas, or an unknown ``inner_cv``.
     """
 
-    def __init__(self, *, alphas: tuple = tuple(np.logspace(-1, 5, 25).tolist()), inner_folds: int = 5):
+    def __init__(self, *, alphas: tuple = tuple(np.logspace(-1, 5, 25).tolist()), inner_folds: int = 5,
+                 inner_cv: str = "regions"):
         require("RidgeBackend", "inner_folds", inner_folds, 2)
         require("RidgeBackend", "len(alphas)", len(alphas), 1)
         for alpha in alphas:
             require("RidgeBackend", "alphas", alpha, 0, low_open=True)
-        self.alphas, self.inner_folds = tuple(alphas), inner_folds
+        self.alphas, self.inner_folds, self.inner_cv = tuple(alphas), inner_folds, _inner_cv_choice("RidgeBackend", inner_cv)
 
-    def _model(self, n_train: int, seed: int) -> Pipeline:
-        return make_pipeline(StandardScaler(), RidgeCV(alphas=self.alphas, cv=self._inner_cv(n_train, seed)))
+    def _model(self, train_regions: tuple[str, ...], seed: int) -> Pipeline:
+        return make_pipeline(StandardScaler(), RidgeCV(alphas=self.alphas, cv=self._inner_splits(train_regions, seed)))
 
-    def _fit_group(self, x: np.ndarray, mask: np.ndarray, y: np.ndarray, seed: int) -> list[FitResult]:
-        """RidgeCV(cv=KFold) for T maps: mean inner-fold R^2 of every alpha, first best, refit (see base)."""
+    def _fit_group(self, x: np.ndarray, mask: np.ndarray, y: np.ndarray, seed: int,
+                   regions: tuple[str, ...]) -> list[FitResult]:
+        """RidgeCV over the inner folds for T maps: mean inner-fold R^2 of every alpha, first best, refit (see base)."""
         z_fit, z = cf.standardised(x[mask], x)
         alphas = np.asarray(self.alphas, dtype=float)
-        best = cf.chosen(z_fit, y, self._inner_cv(len(z_fit), seed).split(z_fit),
+        best = cf.chosen(z_fit, y, self._inner_splits(_named(regions, mask), seed),
                          lambda a, b, c: cf.ridge_predict(a, b, c, alphas[:, None]), cf.r2)
         pred = cf.ridge_predict(z_fit, y, z, alphas[best][None, :])[0]
         return [FitResult(prediction=pred[:, t], latent=np.zeros((len(x), 0)), info={"alpha": float(alphas[b])})
@@ -187,38 +223,51 @@ class PLSBackend(_SklearnBackend):
         Number of PLS components; 0 chooses it from 1..``max_components`` by inner K-fold CV.
     max_components : int
     inner_folds : int
+    inner_cv : {'regions', 'homologues'}
+        As :class:`RidgeBackend`.
+
+    Raises
+    ------
+    ValueError
+        On a negative ``components``, ``max_components`` < 1, fewer than 2 inner folds, or an
+        unknown ``inner_cv``.
     """
 
-    def __init__(self, *, components: int = 1, max_components: int = 10, inner_folds: int = 5):
+    def __init__(self, *, components: int = 1, max_components: int = 10, inner_folds: int = 5,
+                 inner_cv: str = "regions"):
         require("PLSBackend", "components", components, 0)
         require("PLSBackend", "max_components", max_components, 1)
         require("PLSBackend", "inner_folds", inner_folds, 2)
         self.components, self.max_components, self.inner_folds = components, max_components, inner_folds
+        self.inner_cv = _inner_cv_choice("PLSBackend", inner_cv)
 
-    def _largest(self, n_train: int) -> int:
+    def _largest(self, splits: list[tuple[np.ndarray, np.ndarray]]) -> int:
         """Most components the inner CV tries: ``max_components``, below the smallest inner training set."""
-        return min(self.max_components, n_train - n_train // min(self.inner_folds, n_train) - 1)
+        return min(self.max_components, min(len(train) for train, _ in splits) - 1)
 
-    def _model(self, n_train: int, seed: int):
+    def _model(self, train_regions: tuple[str, ...], seed: int):
         pipe = Pipeline([("scale", StandardScaler()), ("pls", PLSRegression(n_components=max(self.components, 1),
                                                                              scale=False))])
         if self.components:
             return pipe
-        grid = {"pls__n_components": list(range(1, self._largest(n_train) + 1))}
-        return GridSearchCV(pipe, grid, cv=self._inner_cv(n_train, seed), scoring="neg_mean_squared_error")
+        splits = self._inner_splits(train_regions, seed)
+        grid = {"pls__n_components": list(range(1, self._largest(splits) + 1))}
+        return GridSearchCV(pipe, grid, cv=splits, scoring="neg_mean_squared_error")
 
     def _latent(self, model: Pipeline, x: np.ndarray) -> np.ndarray:
         return np.asarray(model[:-1].transform(x) @ model[-1].x_rotations_)
 
-    def _fit_group(self, x: np.ndarray, mask: np.ndarray, y: np.ndarray, seed: int) -> list[FitResult]:
+    def _fit_group(self, x: np.ndarray, mask: np.ndarray, y: np.ndarray, seed: int,
+                   regions: tuple[str, ...]) -> list[FitResult]:
         """The pipeline (or its GridSearchCV over k, neg. MSE, scaler refitted per inner fold) for T maps."""
         x_fit, n = x[mask], int(mask.sum())
         if self.components > min(x.shape[1], n):
             raise NotBatchable("more PLS components than the data's rank bound")  # the loop raises sklearn's error
         ks = np.full(y.shape[1], self.components)
         if not self.components:
-            largest = self._largest(n)
-            ks = 1 + cf.chosen(x_fit, y, self._inner_cv(n, seed).split(x_fit),
+            splits = self._inner_splits(_named(regions, mask), seed)
+            largest = self._largest(splits)
+            ks = 1 + cf.chosen(x_fit, y, splits,
                                lambda a, b, c: _pls_path(a, b, c, largest), cf.neg_mse)
         z_fit, z = cf.standardised(x_fit, x)
         fit = cf.pls1(z_fit, y, int(ks.max()))
@@ -243,17 +292,33 @@ class PCRBackend(_SklearnBackend):
         require("PCRBackend", "components", components, 1)
         self.components = components
 
-    def _model(self, n_train: int, seed: int) -> Pipeline:
+    def _model(self, train_regions: tuple[str, ...], seed: int) -> Pipeline:
+        n_train = len(train_regions)
         return make_pipeline(StandardScaler(), PCA(n_components=min(self.components, n_train - 1), svd_solver="full"), LinearRegression())
 
     def _latent(self, model: Pipeline, x: np.ndarray) -> np.ndarray:
         return np.asarray(model[:-1].transform(x))
 
-    def _fit_group(self, x: np.ndarray, mask: np.ndarray, y: np.ndarray, seed: int) -> list[FitResult]:
+    def _fit_group(self, x: np.ndarray, mask: np.ndarray, y: np.ndarray, seed: int,
+                   regions: tuple[str, ...]) -> list[FitResult]:
         """The pipeline fitted once with T target columns: the components ignore the target (see base)."""
-        model = self._model(int(mask.sum()), seed).fit(x[mask], y)
+        model = self._model(_named(regions, mask), seed).fit(x[mask], y)
         pred, latent = model.predict(x), self._latent(model, x)
         return [FitResult(prediction=pred[:, t], latent=latent.copy()) for t in range(y.shape[1])]
+
+
+def _named(regions: Sequence[str], mask: np.ndarray) -> tuple[str, ...]:
+    """The names of the regions where ``mask`` (R,) is True, in data order."""
+    return tuple(r for r, m in zip(regions, mask, strict=True) if m)
+
+
+INNER_CV = ("regions", "homologues")
+
+
+def _inner_cv_choice(owner: str, value: str) -> str:
+    if value not in INNER_CV:
+        raise ValueError(f"{owner}: inner_cv={value!r}; expected one of {INNER_CV}")
+    return value
 
 
 def _pls_path(x_fit: np.ndarray, y_fit: np.ndarray, x_new: np.ndarray, largest: int) -> np.ndarray:

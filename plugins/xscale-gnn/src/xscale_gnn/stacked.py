@@ -99,7 +99,8 @@ class Encoded(NamedTuple):
     propagated_hidden: torch.Tensor  # (B, H, R) ReLU output propagated over the graph
     log_var: torch.Tensor  # (B, K, R) before clamping
     loc: torch.Tensor  # (B, K, R)
-    scale: torch.Tensor  # (B, K, R) exp(clamp(log_var, -10, 10) / 2)
+    scale: torch.Tensor  # (B, K, R) exp(log_scale)
+    log_scale: torch.Tensor  # (B, K, R) clamp(log_var, -10, 10) / 2
 
 
 def encode(params: Params, pre: torch.Tensor, adjacency: torch.Tensor) -> Encoded:
@@ -122,7 +123,8 @@ def encode(params: Params, pre: torch.Tensor, adjacency: torch.Tensor) -> Encode
     n_models, hidden, regions = pre.shape
     ah = (torch.relu(pre).view(n_models * hidden, regions) @ adjacency.T).view(n_models, hidden, regions)
     loc, log_var = torch.baddbmm(params["bh"], params["wh"], ah).chunk(2, dim=1)
-    return Encoded(pre, ah, log_var, loc, torch.exp(0.5 * log_var.clamp(-10.0, 10.0)))
+    log_scale = log_var.clamp(-10.0, 10.0).mul_(0.5)
+    return Encoded(pre, ah, log_var, loc, torch.exp(log_scale), log_scale)
 
 
 def decode(params: Params, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -3,7 +3,7 @@
 Each fit stops as :meth:`xscale_gnn.backend.AdamBackend.fit` does: when the Pearson r of its
 validation regions has not improved for ``patience`` epochs, keeping the prediction and latent
 means of its best epoch. The batch's rows are the fits still in it (stopped fits stay until
-:mod:`xscale_gnn.batched` drops them, half the batch at a time); the state is kept per row while
+:mod:`xscale_gnn.batched` drops them once they are an eighth of the rows); the state is kept per row while
 the rows stay, with few tensor operations per epoch, and written back to the fits when rows leave.
 """
 
