@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 
 from xscale import testing
 from xscale.data.atlas import LOBES, load_atlas, lobe_of
@@ -77,6 +78,9 @@ def test_hemisphere_transfer_does_not_test_regions_that_carry_their_homologues_e
     x = data.expression.clone()
     x[data.regions.index("R_frontalpole"), 0] += 1e-6  # measured rows never repeat exactly
     assert shared_with_homologue(replace(data, expression=x)).sum() == 2
+    flat = replace(data, expression=torch.ones_like(data.expression))  # every row alike: nothing to test
+    with pytest.raises(ValueError, match="68 of 68 regions share their homologue's expression"):
+        scheme_for(flat, "hemisphere")
 
 
 def test_unknown_scheme():

@@ -191,7 +191,8 @@ def scheme(name: str, regions: tuple[str, ...], centroids: np.ndarray, edges: np
     Raises
     ------
     ValueError
-        On an unknown name or impossible parameters.
+        On an unknown name or impossible parameters, or (``hemisphere``) when fewer than 3 regions
+        of a hemisphere can be tested.
     """
     R = len(regions)
     idx = np.arange(R)
@@ -226,8 +227,12 @@ def scheme(name: str, regions: tuple[str, ...], centroids: np.ndarray, edges: np
     if name == "hemisphere":
         hemi = np.array([r[0] for r in regions])
         testable = np.ones(R, dtype=bool) if shared_with_homologue is None else ~np.asarray(shared_with_homologue, bool)
-        return Scheme(name, [Split("train L, test R", hemi == "L", np.flatnonzero((hemi == "R") & testable)),
-                             Split("train R, test L", hemi == "R", np.flatnonzero((hemi == "L") & testable))], True)
+        splits = [Split("train L, test R", hemi == "L", np.flatnonzero((hemi == "R") & testable)),
+                  Split("train R, test L", hemi == "R", np.flatnonzero((hemi == "L") & testable))]
+        if any(sp.test.size < 3 for sp in splits):
+            raise ValueError(f"hemisphere transfer: {int((~testable).sum())} of {R} regions share their homologue's "
+                             "expression (copied rows), leaving fewer than 3 regions to test in a hemisphere")
+        return Scheme(name, splits, True)
     raise ValueError(f"unknown CV scheme {name!r}; expected one of {SCHEMES}")
 
 
