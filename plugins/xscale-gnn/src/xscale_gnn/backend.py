@@ -14,6 +14,32 @@ from xscale.interfaces import Backend, BrainData, Components, FitResult
 from xscale_gnn.noise import NoiseBlocks
 
 
+def training_device(device: str) -> torch.device:
+    """``device`` as a torch device, checked: the CPU, or a CUDA device this process can use.
+
+    Raises
+    ------
+    ValueError
+        If ``device`` is not a device name, is neither ``cpu`` nor ``cuda``, or names a CUDA
+        device that is absent (``torch.cuda.is_available()`` False, or an index out of range).
+    """
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"AdamBackend: device={device!r} is not a device name; expected 'cpu' or 'cuda[:N]'") from err
+    if dev.type == "cpu":
+        return dev
+    if dev.type != "cuda":
+        raise ValueError(f"AdamBackend: device={device!r}; expected 'cpu' or 'cuda[:N]'")
+    if not torch.cuda.is_available():
+        raise ValueError(f"AdamBackend: device={device!r}, but this PyTorch ({torch.__version__}) sees no CUDA "
+                         "device (torch.cuda.is_available() is False); use device='cpu'")
+    if dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"AdamBackend: device={device!r}, but only {torch.cuda.device_count()} CUDA device(s) "
+                         "are visible")
+    return dev
+
+
 def _corr(a: torch.Tensor, b: torch.Tensor) -> float:
     a, b = a - a.mean(), b - b.mean()
     den = float(torch.sqrt((a * a).sum() * (b * b).sum()))
@@ -43,12 +69,23 @@ class AdamBackend(Backend):
     standardise_target : bool
         Fit the z-scored target (mean and SD of the training regions) and map predictions
         back, so the loss terms have comparable scale whatever the map's units.
+    device : str
+        Where the fits train: ``'cpu'`` (default) or a CUDA device (``'cuda'``, ``'cuda:1'``).
+        The noise draws stay on the CPU (one seeded stream per fit, the same numbers on every
+        device); results are returned on the CPU. Identical numbers for one seed are guaranteed
+        on the CPU only: on a GPU the products sum in another order.
+
+    Raises
+    ------
+    ValueError
+        On a setting out of range, an unknown device, or a CUDA device this PyTorch cannot use.
     """
 
     compatible_priors = ("laplacian",)
 
     def __init__(self, *, lr: float = 1e-3, max_epochs: int = 2000, patience: int = 200,
-                 val_fraction: float = 0.15, weight_decay: float = 0.0, standardise_target: bool = True):
+                 val_fraction: float = 0.15, weight_decay: float = 0.0, standardise_target: bool = True,
+                 device: str = "cpu"):
         require("AdamBackend", "lr", lr, 0, low_open=True)
         require("AdamBackend", "max_epochs", max_epochs, 1)
         require("AdamBackend", "patience", patience, 1)
@@ -60,6 +97,7 @@ class AdamBackend(Backend):
         self.val_fraction = val_fraction
         self.weight_decay = weight_decay
         self.standardise_target = standardise_target
+        self.device = training_device(device)
 
     def _split(self, train: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
         idx = np.flatnonzero(train)
@@ -108,18 +146,19 @@ class AdamBackend(Backend):
         fit_idx, val_idx, y, mu, sd = self.setup(data, train_mask, seed)
         # reparameterisation draws: one stream per fit, the batched path's too (xscale_gnn.noise)
         noise = NoiseBlocks([seed], (data.n_regions, components.encoder.latent_dim))
-        x, ei = data.expression, data.edge_index
+        dev = self.device
+        x, ei, y = data.expression.to(dev), data.edge_index.to(dev), y.to(dev)
         enc, prior, dec = components
-        modules = torch.nn.ModuleList([enc, prior, dec])
+        modules = torch.nn.ModuleList([enc, prior, dec]).to(dev)
         opt = torch.optim.Adam(modules.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        fit_t, val_t = torch.as_tensor(fit_idx), torch.as_tensor(val_idx)
+        fit_t, val_t = torch.as_tensor(fit_idx, device=dev), torch.as_tensor(val_idx, device=dev)
         history: dict[str, list[float]] = {"loss": [], "mse": [], "val_r": []}
         best = (-np.inf, 0, copy.deepcopy(modules.state_dict()))
         for epoch in range(self.max_epochs):
             modules.train()
             opt.zero_grad()
             loc, scale = enc(x, ei)
-            z = loc if scale is None else loc + scale * noise.next()[0]
+            z = loc if scale is None else loc + scale * noise.next()[0].to(dev)
             mse = ((dec(z)[fit_t] - y[fit_t]) ** 2).mean()
             loss = mse + prior.regulariser(z, loc, scale, data)
             loss.backward()
@@ -156,10 +195,11 @@ class Job(NamedTuple):
 
 def result(data: BrainData, job: Job, pred: torch.Tensor, loc: torch.Tensor, history: dict,
            best_r: float, best_epoch: int) -> FitResult:
-    """FitResult of one fit: ``pred`` (R,) already in the target's units, ``loc`` (R, K)."""
+    """FitResult of one fit: ``pred`` (R,) already in the target's units, ``loc`` (R, K), on any device."""
     has_val = job.val_idx.size > 0
     return FitResult(
-        prediction=pred.detach().numpy().astype(float), latent=loc.detach().numpy().astype(float), history=history,
+        prediction=pred.detach().cpu().numpy().astype(float), latent=loc.detach().cpu().numpy().astype(float),
+        history=history,
         info={"epochs": len(history["loss"]), "best_epoch": best_epoch if has_val else len(history["loss"]) - 1,
               "best_val_r": best_r if has_val else None,
               "validation_regions": [data.regions[i] for i in job.val_idx],

@@ -90,24 +90,30 @@ def fit_dense_batch(backend: AdamBackend, datas: Sequence[BrainData], components
     list of B FitResult
         As :meth:`AdamBackend.fit`: prediction at the best validation epoch, latent ``loc``,
         per-epoch history up to the job's own stopping epoch.
+
+    Notes
+    -----
+    Trains on ``backend.device``; every tensor it creates names that device (tested), and the
+    noise is drawn on the CPU and copied over, so a GPU fit sees the loop's noise.
     """
-    d0, c0 = datas[0], components[0]
+    d0, c0, dev = datas[0], components[0], backend.device
     B, R, K = len(datas), d0.n_regions, c0.encoder.latent_dim
     jobs: list[Job] = [backend.setup(d, m, s) for d, m, s in zip(datas, train_masks, seeds)]
-    y = torch.stack([torch.nan_to_num(j.target) for j in jobs])
-    fit_w = torch.zeros(B, R)
-    val = torch.zeros(B, R, dtype=torch.bool)
+    y = torch.stack([torch.nan_to_num(j.target) for j in jobs]).to(dev)
+    fit_w = torch.zeros(B, R, device=dev)
+    val = torch.zeros(B, R, dtype=torch.bool, device=dev)
     for b, j in enumerate(jobs):
         fit_w[b, j.fit_idx] = 1.0 / j.fit_idx.size
         val[b, j.val_idx] = True
 
-    adjacency = gcn_adjacency(d0.edge_index, R)
+    adjacency = gcn_adjacency(d0.edge_index.to(dev), R)
     shared_x = all(d.expression is d0.expression or torch.equal(d.expression, d0.expression) for d in datas)
     # (R, G) shared by every model, or (B, R, G): one expression matrix per job
-    propagated = adjacency @ (d0.expression if shared_x else torch.stack([d.expression for d in datas]))
+    propagated = adjacency @ (d0.expression if shared_x else torch.stack([d.expression for d in datas])).to(dev)
     prior = c0.prior
-    noise = NoiseBlocks(seeds, (R, K), threads=torch.get_num_threads())
-    state = StackedAdam(stack_parameters(components), backend.lr, backend.weight_decay)
+    noise = NoiseBlocks(seeds, (R, K), threads=torch.get_num_threads())  # drawn on the CPU, whatever the device
+    state = StackedAdam({k: v.to(dev) for k, v in stack_parameters(components).items()}, backend.lr,
+                        backend.weight_decay)
     pre = first_layer(state.params["w1"], state.params["b1"], propagated)
     loc = encode(state.params, pre, adjacency).loc
     stopping = EarlyStopping(y, val, decode(state.params, loc)[0], loc, backend.patience, backend.max_epochs)
@@ -132,7 +138,7 @@ def fit_dense_batch(backend: AdamBackend, datas: Sequence[BrainData], components
                 enc = encode(state.params, pre, adjacency)
         if epoch == backend.max_epochs:
             break
-        eps = noise.next(stopping.fits).mT.contiguous()  # (B', K, R)
+        eps = noise.next(stopping.fits).mT.contiguous().to(dev)  # (B', K, R)
         z = torch.addcmul(enc.loc, enc.scale, eps)
         pred, hidden = decode(state.params, z)
         reg, d_z, d_loc, d_scale = prior.stacked_terms(z, enc.loc, enc.scale, d0, enc.log_scale)

@@ -16,10 +16,10 @@ def gcn_adjacency(edge_index: torch.Tensor, n_nodes: int) -> torch.Tensor:
 
     Built with torch_geometric's own ``gcn_norm`` (self-loops, symmetric normalisation), so
     ``gcn_adjacency(ei, R) @ x @ W.T + b`` equals ``GCNConv(x, ei)`` up to float summation order.
-    Row i holds the weights of the messages that node i receives.
+    Row i holds the weights of the messages that node i receives. On ``edge_index``'s device.
     """
     ei, weight = gcn_norm(edge_index, None, n_nodes, add_self_loops=True)
-    dense = torch.zeros(n_nodes, n_nodes, dtype=weight.dtype)
+    dense = torch.zeros(n_nodes, n_nodes, dtype=weight.dtype, device=edge_index.device)
     dense.index_put_((ei[1], ei[0]), weight, accumulate=True)
     return dense
 

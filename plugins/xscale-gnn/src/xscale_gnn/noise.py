@@ -50,12 +50,13 @@ class NoiseBlocks:
         self.threads = max(1, threads)
 
     def next(self, fits: torch.Tensor | None = None) -> torch.Tensor:
-        """This epoch's noise of the fits ``fits`` (indices, default all): (len(fits), R, K).
+        """This epoch's noise of the fits ``fits`` (indices on any device, default all): (len(fits), R, K),
+        on the CPU.
 
         Every call advances every fit by one epoch, so a fit left out of a call (a stopped
         one) must not ask again.
         """
-        fits = torch.arange(len(self.generators)) if fits is None else fits
+        fits = torch.arange(len(self.generators)) if fits is None else fits.cpu()
         at = self.epoch % BLOCK
         if at == 0:
             self._draw(fits.tolist())

@@ -19,8 +19,8 @@ def edge_gram(edge_index: torch.Tensor, n_nodes: int) -> torch.Tensor:
     gradient is a matrix product, deterministic on CPU with several threads (the scatter-add
     gradient of indexing ``z[src]`` is not).
     """
-    rows = torch.arange(edge_index.shape[1])
-    b = torch.zeros(edge_index.shape[1], n_nodes)
+    rows = torch.arange(edge_index.shape[1], device=edge_index.device)
+    b = torch.zeros(edge_index.shape[1], n_nodes, device=edge_index.device)
     b[rows, edge_index[0]] = 1.0
     b[rows, edge_index[1]] = -1.0
     return b.T @ b
@@ -77,11 +77,12 @@ class LaplacianPrior(Prior):
                              f"got {tuple(z.shape)} and {tuple(loc.shape)}")
         return self.stacked_terms(z.mT, loc.mT, None if scale is None else scale.mT, data)[0]
 
-    def _edge_gram(self, data: BrainData) -> torch.Tensor:
-        """:func:`edge_gram` of ``data``'s graph, kept for the next call with the same edges."""
+    def _edge_gram(self, data: BrainData, device: torch.device) -> torch.Tensor:
+        """:func:`edge_gram` of ``data``'s graph on ``device``, kept for the next call with the same edges."""
         cached = getattr(self, "_gram", None)
-        if cached is None or cached[0] is not data.edge_index or cached[1].shape[0] != data.n_regions:
-            self._gram = (data.edge_index, edge_gram(data.edge_index, data.n_regions))
+        if (cached is None or cached[0] is not data.edge_index or cached[1].shape[0] != data.n_regions
+                or cached[1].device != device):
+            self._gram = (data.edge_index, edge_gram(data.edge_index, data.n_regions).to(device))
         return self._gram[1]
 
     def _weights(self, data: BrainData, latent: int) -> tuple[float, float]:
@@ -103,7 +104,7 @@ class LaplacianPrior(Prior):
         z, loc, scale : (..., K, R) Tensor
             Latent sample, mean and SD with regions last (``scale`` None: smoothness only).
         data : BrainData
-            Its ``edge_index`` gives the DK surface edges.
+            Its ``edge_index`` gives the DK surface edges (on any device: the computation runs on ``z``'s).
         log_scale : (..., K, R) Tensor, optional
             ``log(scale)`` when the caller has it (the encoder's clamped half log-variance):
             the KL value is then summed from it and from sums of squares instead of
@@ -122,7 +123,7 @@ class LaplacianPrior(Prior):
             With respect to ``scale`` (KL); None when ``scale`` is None.
         """
         edge, kl_w = self._weights(data, z.shape[-2])
-        zm = z @ self._edge_gram(data)  # M is symmetric: d sum(z * zM) / dz = 2 zM
+        zm = z @ self._edge_gram(data, z.device)  # M is symmetric: d sum(z * zM) / dz = 2 zM
         value = edge * (z * zm).sum((-2, -1))
         # under autograd (the loop), tensors autograd saved (zm for the value, reciprocal's output)
         # must not be overwritten; the batched trainer has none and computes in place

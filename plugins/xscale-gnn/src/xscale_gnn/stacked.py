@@ -184,7 +184,7 @@ def gradients(params: Params, enc: Encoded, adjacency: torch.Tensor, z: torch.Te
     d_hidden = _relu_backward(params["wd2"].mT * d_pred, hidden)  # (B, D, R)
     grads["wd1"], grads["bd1"] = d_hidden @ z.mT, d_hidden.sum(-1, keepdim=True)
     d_z = torch.baddbmm(d_z, params["wd1"].mT, d_hidden)  # z = loc + scale * eps
-    d_heads = torch.empty(n_models, 2 * latent, regions)  # (B, 2K, R): loc rows, then log-variance rows
+    d_heads = torch.empty(n_models, 2 * latent, regions, device=z.device)  # (B, 2K, R): loc rows, then log-variance rows
     torch.add(d_loc, d_z, out=d_heads[:, :latent])
     d_log_var = torch.addcmul(d_scale, d_z, eps, out=d_heads[:, latent:]).mul_(0.5 * enc.scale)
     d_log_var.mul_(enc.log_var.abs() <= 10.0)

@@ -50,8 +50,8 @@ class EpochLog:
         self.entries.append((epoch, fits, values))
 
     def history(self, epochs: int, n_fits: int) -> torch.Tensor:
-        """(epochs, n_fits) float Tensor, NaN where nothing was logged."""
-        out = torch.full((epochs, n_fits), torch.nan)
+        """(epochs, n_fits) float Tensor on the CPU, NaN where nothing was logged."""
+        out = torch.full((epochs, n_fits), torch.nan, device=self.entries[0][2].device if self.entries else "cpu")
         log, i = self.entries, 0
         while i < len(log):  # one write per run of consecutive epochs with the same rows
             j = i
@@ -59,7 +59,7 @@ class EpochLog:
                 j += 1
             out[log[i][0]:log[j][0] + 1, log[i][1]] = torch.stack([v for _, _, v in log[i:j + 1]])
             i = j + 1
-        return out
+        return out.cpu()
 
 
 class EarlyStopping:
@@ -68,7 +68,7 @@ class EarlyStopping:
     Parameters
     ----------
     y : (B, R) Tensor
-        Standardised targets, held-out regions set to 0.
+        Standardised targets, held-out regions set to 0; the state is kept on its device.
     val : (B, R) bool Tensor
         Validation regions of each fit (none: the fit never stops early and keeps its last epoch).
     pred, loc : (B, R) and (B, K, R) Tensor
@@ -78,19 +78,19 @@ class EarlyStopping:
 
     def __init__(self, y: torch.Tensor, val: torch.Tensor, pred: torch.Tensor, loc: torch.Tensor,
                  patience: int, max_epochs: int):
-        n = len(y)
+        n, dev = len(y), y.device
         self.y, self.val, self.has_val, self.patience = y, val, val.any(1), patience
-        self.best_r = torch.full((n,), -torch.inf)
-        self.best_epoch = torch.zeros(n, dtype=torch.long)
-        self.stopped_at = torch.full((n,), max_epochs - 1)
+        self.best_r = torch.full((n,), -torch.inf, device=dev)
+        self.best_epoch = torch.zeros(n, dtype=torch.long, device=dev)
+        self.stopped_at = torch.full((n,), max_epochs - 1, device=dev)
         self.best_pred, self.best_loc = pred, loc
         self.val_r_log = EpochLog()
-        self._gather(torch.arange(n))
+        self._gather(torch.arange(n, device=dev))
 
     def _gather(self, fits: torch.Tensor) -> None:
         """Make ``fits`` the batch's rows (their state copied out of the fits' state)."""
         self.fits = fits  # (B',) fit of each row
-        self.live = torch.ones(len(fits), dtype=torch.bool)  # not yet stopped
+        self.live = torch.ones(len(fits), dtype=torch.bool, device=fits.device)  # not yet stopped
         self._has_val = self.has_val[fits]
         self._r = ValidationR(self.y[fits], self.val[fits])
         self._best_r, self._best_epoch = self.best_r[fits], self.best_epoch[fits]

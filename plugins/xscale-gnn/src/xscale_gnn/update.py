@@ -10,6 +10,8 @@ weights are still there for the next epoch's product:
 
     for each chunk: d w1 = d_pre @ propagated;  Adam step;  pre = b1 + w1 @ propagated^T
 
+On a GPU there is no such cache to keep the chunk in: the whole batch is one chunk.
+
 The arithmetic is that of ``torch.optim.Adam(fused=True)`` (its functional form,
 ``torch.optim.adam.adam``), element by element, so splitting the tensor changes nothing.
 """
@@ -43,7 +45,8 @@ class StackedAdam:
 
     def _adam(self, params: list[torch.Tensor], grads: list[torch.Tensor], exp_avg: list[torch.Tensor],
               exp_avg_sq: list[torch.Tensor]) -> None:
-        steps = [torch.tensor(float(self.steps)) for _ in params]  # incremented by adam before use
+        # incremented by adam before use; on the parameters' device, as torch.optim.Adam(fused=True) keeps them
+        steps = [torch.tensor(float(self.steps), device=p.device) for p in params]
         adam(params, grads, exp_avg, exp_avg_sq, [], steps, fused=True, amsgrad=False, beta1=0.9, beta2=0.999,
              lr=self.lr, weight_decay=self.weight_decay, eps=1e-8, maximize=False)
 
@@ -69,9 +72,9 @@ class StackedAdam:
                    [self.exp_avg[k] for k in rest], [self.exp_avg_sq[k] for k in rest])
         w1, b1 = self.params["w1"], self.params["b1"]  # b1 already updated
         n_models, hidden, genes = w1.shape
-        per_chunk = max(1, CHUNK_FLOATS // (hidden * genes))
-        grad = torch.empty(min(per_chunk, n_models), hidden, genes)  # reused: stays in cache
-        pre = torch.empty(d_pre.shape)
+        per_chunk = max(1, CHUNK_FLOATS // (hidden * genes)) if w1.device.type == "cpu" else n_models
+        grad = torch.empty(min(per_chunk, n_models), hidden, genes, device=w1.device)  # reused: stays in cache
+        pre = torch.empty(d_pre.shape, device=w1.device)
         for a in range(0, n_models, per_chunk):
             rows = slice(a, a + per_chunk)
             n = w1[rows].shape[0]
