@@ -131,6 +131,8 @@ def loop_vs_batch_setup(doc: str, preset: str, batch: int, sequential: int, out:
     if device:
         ap.add_argument("--device", default="cpu", help="where the fits train: cpu or cuda[:N]")
     args = ap.parse_args()
+    if device and torch.device(args.device).type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"--device {args.device}: this PyTorch ({torch.__version__}) sees no CUDA device")
     sets = [f"backend.device={args.device}"] if device else []
     spec = config.model_spec(config.resolve(config.build(preset=preset, sets=sets)))
     datas, masks = jobs(args.target, max(args.batch, args.sequential))
@@ -142,8 +144,6 @@ def main() -> None:
                                                    device=True)
     dev = args.device
     gpu = torch.device(dev).type == "cuda"
-    if gpu and not torch.cuda.is_available():
-        raise SystemExit(f"--device {dev}: this PyTorch ({torch.__version__}) sees no CUDA device")
     target_minutes = 0.5 if gpu else 10.0
     peaks = [matmul_gflops(device=dev)]  # measured again after the fits: the better of the two
     enc = config.resolve(config.build(preset="gnn-vae"))["encoder"]

@@ -138,7 +138,7 @@ def fit_dense_batch(backend: AdamBackend, datas: Sequence[BrainData], components
                 enc = encode(state.params, pre, adjacency)
         if epoch == backend.max_epochs:
             break
-        eps = noise.next(stopping.fits).mT.contiguous().to(dev)  # (B', K, R)
+        eps = noise.next(stopping.fits).to(dev).mT.contiguous()  # (B', K, R)
         z = torch.addcmul(enc.loc, enc.scale, eps)
         pred, hidden = decode(state.params, z)
         reg, d_z, d_loc, d_scale = prior.stacked_terms(z, enc.loc, enc.scale, d0, enc.log_scale)
@@ -150,13 +150,15 @@ def fit_dense_batch(backend: AdamBackend, datas: Sequence[BrainData], components
         loss_log.add(epoch, stopping.fits, mse + reg)
         mse_log.add(epoch, stopping.fits, mse)
     stopping.write_back()
+    best = {k: getattr(stopping, k).cpu() for k in ("best_pred", "best_loc", "best_r", "best_epoch", "stopped_at",
+                                                     "has_val")}
     losses, mses = loss_log.history(backend.max_epochs, B), mse_log.history(backend.max_epochs, B)
     val_rs = stopping.val_r_log.history(backend.max_epochs, B)
     out = []
     for b, (d, j) in enumerate(zip(datas, jobs)):
-        n = int(stopping.stopped_at[b]) + 1
+        n = int(best["stopped_at"][b]) + 1
         history = {"loss": losses[:n, b].tolist(), "mse": mses[:n, b].tolist(),
-                   "val_r": val_rs[:n, b].tolist() if stopping.has_val[b] else []}
-        out.append(result(d, j, stopping.best_pred[b] * j.sd + j.mean, stopping.best_loc[b].T, history,
-                          float(stopping.best_r[b]), int(stopping.best_epoch[b])))
+                   "val_r": val_rs[:n, b].tolist() if best["has_val"][b] else []}
+        out.append(result(d, j, best["best_pred"][b] * j.sd + j.mean, best["best_loc"][b].T, history,
+                          float(best["best_r"][b]), int(best["best_epoch"][b])))
     return out

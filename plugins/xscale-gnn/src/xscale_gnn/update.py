@@ -46,7 +46,8 @@ class StackedAdam:
     def _adam(self, params: list[torch.Tensor], grads: list[torch.Tensor], exp_avg: list[torch.Tensor],
               exp_avg_sq: list[torch.Tensor]) -> None:
         # incremented by adam before use; on the parameters' device, as torch.optim.Adam(fused=True) keeps them
-        steps = [torch.tensor(float(self.steps), device=p.device) for p in params]
+        # (made by a fill, which on a GPU does not wait for the queued work as a copy from the host would)
+        steps = [torch.full((), float(self.steps), device=p.device) for p in params]
         adam(params, grads, exp_avg, exp_avg_sq, [], steps, fused=True, amsgrad=False, beta1=0.9, beta2=0.999,
              lr=self.lr, weight_decay=self.weight_decay, eps=1e-8, maximize=False)
 
