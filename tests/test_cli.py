@@ -76,9 +76,26 @@ def test_same_seed_same_metrics(run_dir, tmp_path):
     assert (run_dir / "predictions.csv").read_bytes() == (tmp_path / "again" / "predictions.csv").read_bytes()
 
 
-def test_existing_output_is_not_clobbered(run_dir):
-    res = _fit(run_dir)
-    assert res.exit_code != 0 and "already exists" in res.output
+def test_existing_output_is_not_clobbered(run_dir, monkeypatch):
+    before = sorted(p.name for p in run_dir.iterdir())
+    monkeypatch.setattr(pipeline, "load_brain_data", lambda *a, **k: pytest.fail("data was loaded"))
+    for command in (["fit", *QUICK], ["reproduce", "--quick"]):
+        res = CliRunner().invoke(main, [*command, "--out", str(run_dir)])
+        assert res.exit_code == 1 and "already exists" in res.output and "--overwrite" in res.output, res.output
+    assert sorted(p.name for p in run_dir.iterdir()) == before
+
+
+def test_default_run_directories_differ_between_models_and_quick_runs():
+    """`xscale fit --model gp-svi` (linear decoder) and `--backend svi --prior gp` (mlp decoder) are
+    different models; a quick and a full run are different runs: none may share a default directory."""
+    from xscale.cli import default_run_dir
+
+    names = {default_run_dir(config.resolve(config.build(**kw)))
+             for kw in ({"preset": "gp-svi"}, {"backend": "svi", "prior": "gp"}, {"preset": "gp-svi", "quick": True},
+                        {}, {"preset": "ridge"}, {"preset": "gp-svi", "seed": 3})}
+    assert len(names) == 6, names
+    assert default_run_dir(config.resolve(config.build())) == "runs/scz-gnn-laplacian-mlp-adam-seed0"
+    assert default_run_dir(config.resolve(config.build(preset="ridge", quick=True))) == "runs/scz-ridge-seed0-quick"
 
 
 def test_bad_target_and_unknown_plugin_fail_clearly(tmp_path):

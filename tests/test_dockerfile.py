@@ -26,6 +26,8 @@ def dockerfile_arg(name: str) -> str:
 def test_version_label_follows_pyproject():
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert dockerfile_arg("VERSION") == version, f"Dockerfile: ARG VERSION is not pyproject.toml's {version}"
+    tags = set(re.findall(r"\bxscale:(\d+\.\d+\.\d+)\b", (ROOT / "README.md").read_text()))
+    assert tags == {version}, f"README.md: the container commands tag {sorted(tags)}, not pyproject.toml's {version}"
 
 
 def test_base_is_pinned_by_digest():

@@ -37,6 +37,7 @@ def test_evaluate_table_and_resume(tmp_path, monkeypatch):
     again = CliRunner().invoke(main, [*ARGS, "--out", str(out)])
     assert again.exit_code == 0, again.output
     assert len(calls) == 4, "only the real fits are redone; every null refit comes from the cache"
+    assert "resumed: 108 of 114 fits read back" in again.output and "resumed" not in res.output
     assert json.loads((out / "results.json").read_text())["rows"] == result["rows"]
 
     # an interrupted run: one chunk (2 surrogates x 2 hemisphere splits = batch of 4) is missing
@@ -61,6 +62,30 @@ def test_evaluate_table_and_resume(tmp_path, monkeypatch):
     # the progress bar's remaining time is estimated from the 6 real fits and the 4 refits only
     assert advanced.count(True) == 104 and advanced.count(False) == 6 + 4
     assert json.loads((out / "results.json").read_text())["rows"] == result["rows"]
+
+
+def test_output_folder_of_another_evaluation_is_refused_before_any_fit(tmp_path, monkeypatch):
+    out = tmp_path / "ev"
+    out.mkdir()
+    study_fields = {"target": "enigma:bd", "models": ["pls1"], "schemes": ["blocked"], "nulls": [], "n_null": 0,
+                    "seed": 0, "quick": False}
+    (out / "results.json").write_text(json.dumps({**study_fields, "target": "enigma:scz", "rows": []}))
+    monkeypatch.setattr(study, "load_brain_data", lambda *a, **k: pytest.fail("data was loaded"))
+    args = ["evaluate", "--target", "enigma:bd", "--models", "pls1", "--cv", "blocked", "--nulls", "",
+            "--n-null", "0", "--out", str(out)]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1 and "holds the results of another evaluation" in res.output, res.output
+    assert "target 'enigma:scz' (now 'enigma:bd')" in res.output and "--overwrite" in res.output
+    study.check_output_dir(out, {**study_fields, "target": "enigma:scz"}, overwrite=False)  # the same: resumes
+    study.check_output_dir(out, study_fields, overwrite=True)
+    (out / "results.json").unlink()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="not an xscale evaluate output.*notes.txt"):
+        study.check_output_dir(out, study_fields, overwrite=False)
+    (out / "notes.txt").unlink()
+    (out / ".cache").mkdir()  # an interrupted run: resumes
+    study.check_output_dir(out, study_fields, overwrite=False)
+    assert (out / ".cache").is_dir()
 
 
 def test_dask_executor_gives_identical_results(tmp_path):

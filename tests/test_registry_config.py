@@ -22,6 +22,23 @@ def test_unknown_plugin_lists_available():
         registry.load("encoder", "transformer")
 
 
+def test_a_misspelt_plugin_or_preset_gets_the_closest_name_not_an_install_hint():
+    with pytest.raises(PluginNotFoundError, match=r"'adamw'.*Did you mean 'adam'\?") as err:
+        registry.load("backend", "adamw")
+    assert "pip install" not in str(err.value)
+    with pytest.raises(PluginNotFoundError, match="install it, e.g. `pip install"):
+        registry.load("backend", "transformer")
+    with pytest.raises(ConfigError, match=r"unknown model preset 'gnnvae'.*Did you mean 'gnn-vae'\?"):
+        config.build(preset="gnnvae")
+
+
+def test_preset_aliases_work_wherever_a_preset_does():
+    """The issue's names (``gnn``, ``pyro-gp``) for fit and reproduce as for evaluate, recorded as the preset."""
+    for alias, name in config.PRESET_ALIASES.items():
+        assert config.resolve(config.build(preset=alias)) == config.resolve(config.build(preset=name))
+        assert config.preset_name(alias) == name
+
+
 def test_unknown_hyperparameter_lists_valid_ones():
     with pytest.raises(ConfigError, match=r"prior 'laplacian' has no hyperparameter\(s\) \['lambda'\].*smoothness"):
         registry.resolve_params("prior", "laplacian", {"lambda": 0.2})

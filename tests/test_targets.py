@@ -81,6 +81,17 @@ def test_unknown_missing_and_duplicate_regions_are_listed(tmp_path):
     assert "missing regions ['L_bankssts', 'L_caudalanteriorcingulate']" in msg
 
 
+def test_freesurfer_names_get_a_short_message_that_says_what_to_rename(tmp_path):
+    frame = _enigma("scz")
+    frame["Structure"] = frame["Structure"].str.replace("^L_", "lh_", regex=True).str.replace("^R_", "rh_", regex=True)
+    with pytest.raises(DataFormatError) as err:
+        load_target(_write(tmp_path, frame), REGIONS)
+    msg = str(err.value)
+    assert msg.count("and 60 more (68 in all)") == 2, "unknown and missing lists are cut after 8 names"
+    assert "FreeSurfer-style names such as 'lh_bankssts' must be renamed" in msg
+    assert len(msg) < 1000
+
+
 def test_non_numeric_value_names_file_field_and_row(tmp_path):
     frame = _enigma("scz").astype({"d_icv": object})
     frame.loc[4, "d_icv"] = "n/a?"

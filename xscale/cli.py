@@ -152,7 +152,8 @@ def _run_options(fn):
         click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
                      help="Override any configuration value, e.g. --set backend.lr=0.01 --set prior.smoothness=0.5."),
         click.option("--quick", is_flag=True, help="Few epochs (smoke test); numbers are not the paper's protocol."),
-        click.option("--overwrite", is_flag=True, help="Replace the output directory once the new one is complete."),
+        click.option("--overwrite", is_flag=True, help="Replace an existing output directory once the new one is "
+                     "complete (evaluate: write over another evaluation's results; its reusable cache is kept)."),
     ]):
         fn = opt(fn)
     return fn
@@ -174,14 +175,34 @@ def _progress() -> Progress:
                     console=console, transient=False)
 
 
+def _refuse_existing(out: str, overwrite: bool) -> None:
+    """Refuse an existing output directory at once, before the data are read (the staged write
+    checks again when it starts)."""
+    if Path(out).exists() and not overwrite:
+        raise FileExistsError(f"{Path(out).resolve()} already exists; choose another --out or pass --overwrite")
+
+
+def default_run_dir(resolved: dict) -> str:
+    """``runs/<map>-<encoder>-<prior>-<decoder>-<backend>-seed<seed>[-quick]`` of a resolved configuration:
+    two different models, or a quick and a full run, never share a default directory."""
+    from xscale import pipeline
+
+    m = resolved["model"]
+    parts = [pipeline.target_slug(resolved["target"]),
+             *(m[k] for k in ("encoder", "prior", "decoder", "backend") if m[k]), f"seed{resolved['seed']}"]
+    return "runs/" + "-".join(parts + (["quick"] if resolved["quick"] else []))
+
+
 @main.command("fit")
 @click.option("--target", default=None, metavar="MAP",
               help="enigma:<22q|adhd|asd|bd|epilepsy|mdd|ocd|scz> or a CSV path (ENIGMA format, or region,value "
                    "with positive = thinner). Default enigma:scz.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Run directory to create (default runs/<map>-<encoder>-<prior>-<backend>-seed<seed>).")
+              help="Run directory to create (default runs/<map>-<encoder>-<prior>-<decoder>-<backend>-seed<seed>, "
+                   "with -quick for --quick runs; parts a model lacks are left out).")
 @click.option("--model", "preset", default=None, metavar="PRESET",
-              help="Named model: gnn-vae (the paper's GCN-VAE, default) or gp-svi (GP latent programs, Pyro SVI). "
+              help="Named model: gnn-vae (the paper's GCN-VAE, default; alias gnn), gp-svi (GP latent programs, "
+                   "Pyro SVI; alias pyro-gp), or a baseline: ridge, pls1, pls, pcr, spatial-gp. "
                    "--encoder/--prior/--decoder/--backend override its parts.")
 @_plugin_options
 @_run_options
@@ -204,7 +225,8 @@ def fit_cmd(target, out, overwrite, **kw) -> None:
     cfg = _cfg(target=target, **kw)
     resolved = config.resolve(cfg)
     m = resolved["model"]
-    out = out or f"runs/{pipeline.target_slug(resolved['target'])}-{m['encoder']}-{m['prior']}-{m['backend']}-seed{resolved['seed']}"
+    out = out or default_run_dir(resolved)
+    _refuse_existing(out, overwrite)
     with _progress() as bar:
         task = bar.add_task(f"fitting {resolved['target']}", total=resolved["cv"]["folds"] + 1)
         metrics = pipeline.fit(cfg, out, overwrite, on_fit=bar.callback(task))
@@ -230,8 +252,8 @@ def fit_cmd(target, out, overwrite, **kw) -> None:
 @click.option("--targets", default=None, metavar="LIST",
               help="Comma-separated maps (default: all 8 embedded ENIGMA maps).")
 @click.option("--models", default=None, metavar="LIST",
-              help="Comma-separated model presets: gnn-vae (the paper's), gp-svi. Default: every preset "
-                   "whose plugins are installed.")
+              help="Comma-separated model presets: gnn-vae (the paper's), gp-svi, or the baselines ridge, pls1, "
+                   "pls, pcr, spatial-gp. Default: gnn-vae and gp-svi, where their plugins are installed.")
 @click.option("--adni", "adni", multiple=True, type=click.Path(), metavar="PATH",
               help="Your ADNI files (restricted): a directory with UCSFFSX51_*.csv and ADNIMERGE.csv (or DXSUM + "
                    "PTDEMOG), or the file paths (repeat --adni). Adds the paper's Alzheimer's map and claims.")
@@ -259,6 +281,7 @@ def reproduce_cmd(out, targets, models, overwrite, adni, adni_config, n_null, ev
     from xscale import config, pipeline
 
     cfg = _cfg(**kw)
+    _refuse_existing(out, overwrite)
     tlist = [t.strip() for t in targets.split(",")] if targets else None
     mlist = [m.strip() for m in models.split(",") if m.strip()] if models else None
     n_runs = (len(pipeline.preflight_targets(tlist) if tlist else pipeline.ENIGMA_MAPS) + bool(adni)) * \
@@ -336,7 +359,8 @@ def evaluate_cmd(target, models, schemes, nulls, n_null, out, overwrite, batch_s
         result = study.run_study(cfg, out, split(models), split(schemes), split(nulls), n_null,
                                  on_total=lambda n: bar.update(task, total=n),
                                  on_fit=bar.callback(task), batch_size=batch_size, executor=executor,
-                                 scheduler=scheduler)
+                                 scheduler=scheduler, overwrite=overwrite)
+        cached, total = bar.cached(task), next(t.total for t in bar.tasks if t.id == task)
     fams = result["nulls"] if result["n_null"] else []
     table = Table(title=f"xscale evaluate: {result['target']} ({result['n_null']} nulls per family)")
     for col in ["model", "scheme", "R^2", "r"] + [f"p(r) {f}" for f in fams] + ["consensus p(r)"]:
@@ -352,6 +376,9 @@ def evaluate_cmd(target, models, schemes, nulls, n_null, out, overwrite, batch_s
     if result["quick"]:
         stdout.print("[bold yellow]QUICK SMOKE-TEST SETTINGS: not for reporting.[/]")
     stdout.print("in-sample rows are goodness of fit, not predictions.")
+    if cached:
+        stdout.print(f"resumed: {cached:,.0f} of {total:,.0f} fits read back from {Path(out) / '.cache'} "
+                     "(finished batches of an earlier run of this evaluation)")
     stdout.print(f"results: {Path(out) / 'results.md'}")
 
 

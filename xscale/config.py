@@ -19,6 +19,7 @@ A configuration is a nested mapping (YAML or JSON on disk)::
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import logging
 from pathlib import Path
@@ -67,6 +68,25 @@ for _name, _b in BASELINES.items():
     PRESETS[_name] = {"model": {"encoder": None, "prior": None, "decoder": None, "backend": _b["backend"]},
                       "backend": dict(_b.get("params", {}))}
 DEFAULT_REPRODUCE_MODELS = ("gnn-vae", "gp-svi")
+#: Other names of presets, accepted wherever a preset is (the issue's ``gnn`` and ``pyro-gp``).
+PRESET_ALIASES = {"gnn": "gnn-vae", "pyro-gp": "gp-svi"}
+
+
+def preset_name(name: str) -> str:
+    """The preset ``name`` stands for (itself, or the target of an alias).
+
+    Raises
+    ------
+    ConfigError
+        On an unknown name; the message lists the presets and suggests the closest one.
+    """
+    name = PRESET_ALIASES.get(name, name)
+    if name not in PRESETS:
+        close = difflib.get_close_matches(str(name), [*PRESETS, *PRESET_ALIASES], n=1)
+        raise ConfigError(f"unknown model preset {name!r}; available: {', '.join(PRESETS)} (aliases: "
+                          f"{', '.join(f'{a} = {p}' for a, p in PRESET_ALIASES.items())})"
+                          + (f". Did you mean {close[0]!r}?" if close else ""))
+    return name
 
 
 def default_models() -> list[str]:
@@ -194,8 +214,7 @@ def with_preset(cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
     ConfigError
         On an unknown preset; the message lists them.
     """
-    if name not in PRESETS:
-        raise ConfigError(f"unknown model preset {name!r}; available: {', '.join(PRESETS)}")
+    name = preset_name(name)
     preset = PRESETS[name]
     out = copy.deepcopy(dict(cfg))
     out["model"] = dict(preset["model"])

@@ -268,7 +268,7 @@ def reproduce(cfg: Mapping[str, Any], out: str | Path, targets: list[str] | None
     """
     started = provenance.now()
     targets = preflight_targets(targets or [f"enigma:{k}" for k in ENIGMA_MAPS])
-    models = models or config_mod.default_models()
+    models = [config_mod.preset_name(m) for m in models] if models else config_mod.default_models()
     configs = {m: config_mod.resolve(config_mod.with_preset(cfg, m)) for m in models}
     for m in models:
         check_compatible(config_mod.model_spec(configs[m]))

@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from xscale.rundir import as_created  # noqa: E402
 
 
 def shared_limits(observed: np.ndarray, others: list[np.ndarray]) -> tuple[float, float]:
@@ -107,6 +108,7 @@ def predicted_vs_observed(observed: np.ndarray, in_sample: np.ndarray, out_of_fo
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=120)
+        as_created(tmp)
         os.replace(tmp, path)
     finally:
         plt.close(fig)

@@ -48,6 +48,10 @@ class Progress(rich.progress.Progress):
         """An ``on_fit(label)`` callback: advance ``task_id`` by one, as cached if ``label`` is :data:`FROM_CACHE`."""
         return lambda label="": self.advance(task_id, cached=label == FROM_CACHE)
 
+    def cached(self, task_id: rich.progress.TaskID) -> float:
+        """Units of ``task_id`` advanced with ``cached=True`` so far."""
+        return self._cached.get(task_id, 0)
+
     def advance(self, task_id: rich.progress.TaskID, advance: float = 1, *, cached: bool = False) -> None:
         """Advance ``task_id`` by ``advance`` units; ``cached``: they were read back, not computed."""
         super().advance(task_id, advance)

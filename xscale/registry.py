@@ -11,6 +11,8 @@ The core only ever reaches a plugin through this module.
 
 from __future__ import annotations
 
+import difflib
+
 import functools
 import inspect
 from importlib.metadata import EntryPoint, entry_points
@@ -66,9 +68,11 @@ def load(kind: str, name: str) -> type:
     eps = available(kind)
     if name not in eps:
         choices = ", ".join(eps) or "none installed"
+        close = difflib.get_close_matches(str(name), list(eps), n=1)
+        hint = (f"Did you mean {close[0]!r}?" if close else
+                "If it comes from a plugin distribution, install it, e.g. `pip install -e plugins/xscale-gnn`.")
         raise PluginNotFoundError(
-            f"no {kind} plugin named {name!r} (entry-point group {GROUPS[kind]}); available: {choices}. "
-            f"Install a plugin distribution, e.g. `pip install -e plugins/xscale-gnn`."
+            f"no {kind} plugin named {name!r} (entry-point group {GROUPS[kind]}); available: {choices}. {hint}"
         )
     return eps[name].load()
 

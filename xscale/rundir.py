@@ -3,7 +3,10 @@
 Files are written into a hidden staging directory beside the destination; only when every
 file is written is the staging directory renamed into place (``os.replace``, atomic on one
 file system). An interrupted run leaves at most a ``.<name>.partial-<pid>`` directory, never
-a directory that looks complete.
+a directory that looks complete. Temporary files and directories are created private (``mkstemp``
+and ``mkdtemp`` make them 0600 and 0700); before they are renamed into place they get the
+permissions any new file gets in this process (0644 and 0755 under the usual umask 022), so
+colleagues on a shared server can read results as they can read anything else the user writes.
 """
 
 from __future__ import annotations
@@ -19,6 +22,25 @@ from typing import Any, Iterator
 import pandas as pd
 
 
+def umask() -> int:
+    """This process's umask (from ``/proc/self/status`` on Linux, else set and restored at once)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def as_created(path: str | Path, directory: bool = False) -> None:
+    """Give ``path`` the permissions a file (or directory) created by ``open`` (``mkdir``) would get:
+    0o666 (0o777) minus the umask, instead of the 0600 (0700) of ``mkstemp`` (``mkdtemp``)."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~umask())
+
+
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` through a temporary file in the same directory and rename."""
     path = Path(path)
@@ -29,6 +51,7 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        as_created(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -73,6 +96,7 @@ def staged_directory(dest: str | Path, overwrite: bool = False) -> Iterator[Path
     dest.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-{os.getpid()}-", dir=dest.parent))
     try:
+        as_created(stage, directory=True)
         yield stage
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)

@@ -111,17 +111,26 @@ def _parse(raw: bytes, source: str) -> pd.Series:
     return pd.Series(sign * values.to_numpy(dtype=float), index=regions.astype(str).str.strip())
 
 
+def _few(names: list[str], shown: int = 8) -> str:
+    """``names`` as a list, cut after ``shown`` with the count of the rest."""
+    if len(names) <= shown:
+        return str(names)
+    return f"{names[:shown]} and {len(names) - shown} more ({len(names)} in all)"
+
+
 def _align(series: pd.Series, regions: tuple[str, ...], source: str) -> np.ndarray:
     dup = sorted(series.index[series.index.duplicated()].unique())
     unknown = sorted(set(series.index) - set(regions))
     missing = [r for r in regions if r not in set(series.index)]
     problems = []
     if dup:
-        problems.append(f"duplicated regions {dup}")
+        problems.append(f"duplicated regions {_few(dup)}")
     if unknown:
-        problems.append(f"unknown regions {unknown} (expected DK names such as 'L_bankssts', 'R_insula')")
+        problems.append(f"unknown regions {_few(unknown)} (expected DK names such as 'L_bankssts', 'R_insula'"
+                        + ("; none of the file's names is one: FreeSurfer-style names such as 'lh_bankssts' "
+                           "must be renamed" if len(missing) == len(regions) else "") + ")")
     if missing:
-        problems.append(f"missing regions {missing}")
+        problems.append(f"missing regions {_few(missing)} (a region without a value keeps its row, value empty)")
     if problems:
         raise DataFormatError(f"{source}: " + "; ".join(problems))
     return series.reindex(list(regions)).to_numpy(dtype=float)

@@ -40,7 +40,7 @@ from xscale.provenance import package_versions
 from xscale.rundir import write_json, write_text_atomic
 
 #: Command-line aliases: the issue's names and shorthands.
-MODEL_ALIASES = {"gnn": "gnn-vae", "pyro-gp": "gp-svi"}
+MODEL_ALIASES = config_mod.PRESET_ALIASES
 NULL_ALIASES = {"spin": ("spin-vasa", "spin-hungarian", "spin-ab")}
 SPATIAL_NULLS = ("spin-vasa", "spin-hungarian", "spin-ab", "brainsmash", "moran")
 #: Every family ``--nulls`` accepts: the surrogate-map families and the gene-set null.
@@ -113,10 +113,49 @@ def _null_stats(cache: Path, executor, shared: dict, draws: tuple[str, np.ndarra
     return scores[:, 0], scores[:, 1]
 
 
+STUDY_FIELDS = ("target", "models", "schemes", "nulls", "n_null", "seed", "quick")
+
+
+def check_output_dir(out: Path, study: Mapping[str, Any], overwrite: bool) -> None:
+    """Refuse an ``out`` that holds something other than this evaluation, unless ``overwrite``.
+
+    ``out`` may be absent, empty, an interrupted run (only ``.cache``), or an earlier run of the
+    same evaluation (its ``results.json`` has the same :data:`STUDY_FIELDS`): both resume, reusing
+    cached refits. With ``overwrite`` another evaluation's results are replaced (the cache, whose
+    entries are keyed by configuration, data, seed and versions, is kept and reused where it matches).
+
+    Raises
+    ------
+    FileExistsError
+        If ``out`` holds another evaluation's results, or files that are not an evaluation's.
+    """
+    if overwrite or not out.exists():
+        return
+    if not out.is_dir():
+        raise FileExistsError(f"--out {out} is a file; expected a directory for results.md / results.json")
+    found = out / "results.json"
+    if found.exists():
+        try:
+            old = json.loads(found.read_text())
+        except (OSError, ValueError):
+            old = {}
+        differ = [k for k in STUDY_FIELDS if old.get(k) != study.get(k)]
+        if differ:
+            shown = ", ".join(f"{k} {old.get(k)!r} (now {study.get(k)!r})" for k in differ)
+            raise FileExistsError(f"{out} holds the results of another evaluation ({shown}); choose another --out, "
+                                  "or pass --overwrite to replace them")
+        return
+    others = sorted(p.name for p in out.iterdir() if p.name not in (".cache", "results.md"))
+    if others:
+        raise FileExistsError(f"{out} exists and is not an xscale evaluate output (no results.json; it holds "
+                              f"{', '.join(others[:5])}{', ...' if len(others) > 5 else ''}); choose another "
+                              "--out, or pass --overwrite to write into it")
+
+
 def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], schemes: list[str], nulls: list[str],
               n_null: int, on_total: Callable[[int], None] | None = None,
               on_fit: Callable[[str], None] | None = None, batch_size: int = BATCH_SIZE, executor: str = "local",
-              scheduler: str | None = None) -> dict:
+              scheduler: str | None = None, overwrite: bool = False) -> dict:
     """Evaluate models under CV schemes with spatial-null p-values; write ``results.md`` / ``.json``.
 
     Parameters
@@ -148,6 +187,8 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
         last bit of BLAS products).
     scheduler : str, optional
         Address of a running dask scheduler (with ``executor='dask'``; default a LocalCluster).
+    overwrite : bool
+        Replace another evaluation's results in ``out`` (see :func:`check_output_dir`).
 
     Returns
     -------
@@ -159,6 +200,8 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
     ------
     ConfigError, PluginNotFoundError, IncompatibleModelError, DataIntegrityError, DataFormatError
         Before any fit.
+    FileExistsError
+        Before any fit, if ``out`` holds something other than this evaluation (:func:`check_output_dir`).
     """
     models = expand(models, MODEL_ALIASES, list(config_mod.PRESETS), "model")
     schemes = expand(schemes, {}, SCHEMES, "CV scheme")
@@ -167,6 +210,8 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
     for c in configs.values():
         check_compatible(config_mod.model_spec(c))
     base = next(iter(configs.values()))
+    check_output_dir(Path(out), {"target": base["target"], "models": models, "schemes": schemes, "nulls": nulls,
+                                 "n_null": n_null, "seed": base["seed"], "quick": base["quick"]}, overwrite)
     d = base["data"]
     data, report = load_brain_data(base["target"], d["panel"], d["missing_regions"], d["normalise"])
     seed, folds = base["seed"], base["cv"]["folds"]

@@ -11,6 +11,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from xscale.rundir import as_created
+
 #: Raster resolution of the PNG files (dots per inch).
 DPI = 150
 #: Categorical colours of the DK lobes (Desikan et al. 2006 grouping, insula apart).
@@ -37,7 +39,7 @@ def _atomic_savefig(fig: Figure, path: Path, **kw) -> None:
     os.close(fd)
     try:
         fig.savefig(tmp, **kw)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; figures are meant to be shared
+        as_created(tmp)  # mkstemp creates 0600; figures are meant to be shared
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
