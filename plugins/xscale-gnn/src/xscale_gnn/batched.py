@@ -93,8 +93,9 @@ def fit_dense_batch(backend: AdamBackend, datas: Sequence[BrainData], components
 
     Notes
     -----
-    Trains on ``backend.device``; every tensor it creates names that device (tested), and the
-    noise is drawn on the CPU and copied over, so a GPU fit sees the loop's noise.
+    Trains on ``backend.device``: inputs are moved there and every tensor factory called here
+    names it (tested on the CPU only, see ``tests/test_device.py``); the noise is drawn on the CPU
+    and copied over, so a GPU fit sees the loop's noise. Never run on a GPU so far.
     """
     d0, c0, dev = datas[0], components[0], backend.device
     B, R, K = len(datas), d0.n_regions, c0.encoder.latent_dim
