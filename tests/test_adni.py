@@ -299,6 +299,7 @@ def test_reproduce_without_adni_files_says_what_is_needed(tmp_path):
     assert res.exit_code == 0, res.output
     flat = " ".join(res.output.split())
     assert "No ADNI file found in my_adni" in flat and "UCSFFSX51_<date>.csv" in flat and "ADNIMERGE.csv" in flat
-    assert "https://adni.loni.usc.edu" in flat
+    assert flat.count("https://adni.loni.usc.edu") == 1, "the files-needed note is printed once, in the summary"
+    assert "[adni:ucsffsx]" in flat and "[adni:adnimerge]" in flat, "the manifest's keys are printed, not eaten as markup"
     assert not (out / "adni").exists() and (out / "runs" / "ridge" / "scz").is_dir()
     assert "UCSFFSX51_<date>.csv" in (out / "results.md").read_text()

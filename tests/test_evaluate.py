@@ -30,6 +30,7 @@ def test_evaluate_table_and_resume(tmp_path, monkeypatch):
     assert all(1 / 7 - 1e-9 <= row["p"][f]["p_r"] <= 1 for f in row["p"])
     md = (out / "results.md").read_text()
     assert "| pcr | hemisphere |" in md and "not predictions" in md
+    assert "evaluate: 114 fits planned" in " ".join(res.output.split()), "the job's size, before any fit"
 
     calls = []
     real = study.cross_validate

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -77,6 +80,9 @@ def test_report_has_provenance_and_every_hash(build):
     assert "QUICK SMOKE-TEST BUILD" in html and prov["git"]["commit"] in html
     assert "Table 1: claims" in html
     assert "AHBA: 2 unsampled regions" not in html, "logs stay in the notebooks, not in the report"
+    external = re.findall(r"<script[^>]*\bsrc=|<link[^>]*\bhref=[\"']?https?:|\bimport\b[^;]*https?://|url\(\s*[\"']?https?:",
+                          html)
+    assert not external, f"report.html loads from the network: {external}"
 
 
 def test_table1_of_the_build_checks_the_quick_claims(build):
@@ -89,6 +95,28 @@ def test_table1_of_the_build_checks_the_quick_claims(build):
     dataset = pd.read_csv(out / "tables" / "table1_dataset.csv")
     assert list(dataset["model"]) == ["gnn-vae", "gnn-vae", "ridge", "ridge"]
     assert dataset["consensus p(r)"].isin([0.5, 1.0]).all(), "1 surrogate: p = (1 + k) / 2"
+
+
+def test_notebook_kernels_talk_over_private_sockets_without_warnings(capfd):
+    """ipykernel >= 7 warns on every kernel started over TCP (unencrypted); the build's kernels use
+    Unix sockets in a private temporary folder, and are shut down when their notebook is done."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import os\nfrom ipykernel.kernelapp import IPKernelApp\n"
+        "print(os.getpid(), os.getppid(), IPKernelApp.instance().transport, IPKernelApp.instance().ip)"))
+    with notebooks._kernel_channels() as channels:
+        NotebookClient(nb, kernel_name="python3", config=channels, timeout=120).execute()
+        kernel, parent, transport, ip = nb.cells[0].outputs[0]["text"].split()
+        assert (int(parent), transport, ip) == (os.getpid(), "ipc", channels.KernelManager.ip)
+        assert Path(ip).parent.stat().st_mode & 0o077 == 0, "the sockets' folder is private"
+    with pytest.raises(ProcessLookupError):  # shut down with its notebook, not at interpreter exit
+        os.kill(int(kernel), 0)
+    assert not Path(ip).parent.exists()
+    err = capfd.readouterr().err
+    assert "WARNING" not in err and "encryption" not in err, err
 
 
 def test_build_refuses_an_existing_directory_before_running(tmp_path):

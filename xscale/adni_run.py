@@ -90,10 +90,10 @@ def prepare(paths: list[str] | tuple[str, ...], config_file: str | Path | None =
     cfg = adni.load_config(config_file)
     files = adni.find_files(list(paths), cfg)
     if files is None:
-        note = "No ADNI file found in " + ", ".join(Path(p).name or str(p) for p in paths) + ". " + \
-               adni.required_files_note()
-        log.warning("%s", note)
-        return AdniJob(cfg, None, None, note)
+        missing = "No ADNI file found in " + ", ".join(Path(p).name or str(p) for p in paths)
+        log.warning("%s: the Alzheimer's map and its claims are skipped (the summary names the files needed)",
+                    missing)
+        return AdniJob(cfg, None, None, f"{missing}. {adni.required_files_note()}")
     cohort = load_cohort(files, cfg)
     log.info("%s", cohort.summary())
     return AdniJob(cfg, cohort, thinning_map(cohort, cfg), cohort.summary())

@@ -307,7 +307,7 @@ def reproduce_cmd(out, targets, models, overwrite, adni, adni_config, n_null, ev
         stdout.print(f"[bold yellow]{pipeline.QUICK_BANNER}[/]")
     stdout.print("In-sample numbers are goodness of fit, not predictions; the blocked-CV columns are "
                  "the out-of-sample estimate.")
-    stdout.print(result["adni_note"])
+    stdout.print(result["adni_note"], markup=False)  # file keys in [brackets] are text, not rich markup
     stdout.print(f"results: {Path(out) / 'results.md'}")
 
 
@@ -354,10 +354,14 @@ def evaluate_cmd(target, models, schemes, nulls, n_null, out, overwrite, batch_s
 
     cfg = _cfg(target=target, **kw)
     split = lambda v: [x.strip() for x in v.split(",") if x.strip()]  # noqa: E731
+    def planned(n: int) -> None:  # before the first fit: the size of the job, so a long one is seen at once
+        bar.update(task, total=n)
+        bar.console.print(f"evaluate: {n:,} fits planned (every model x CV scheme x fold, on the real map and "
+                          f"{n_null:,} null maps per family); the time left appears once fits finish")
+
     with _progress() as bar:
         task = bar.add_task("evaluate", total=None)
-        result = study.run_study(cfg, out, split(models), split(schemes), split(nulls), n_null,
-                                 on_total=lambda n: bar.update(task, total=n),
+        result = study.run_study(cfg, out, split(models), split(schemes), split(nulls), n_null, on_total=planned,
                                  on_fit=bar.callback(task), batch_size=batch_size, executor=executor,
                                  scheduler=scheduler, overwrite=overwrite)
         cached, total = bar.cached(task), next(t.total for t in bar.tasks if t.id == task)

@@ -127,7 +127,17 @@ def required_files_note() -> str:
         restricted = json.loads((project_root() / MANIFEST_NAME).read_text()).get("restricted", [])
     except (OSError, json.JSONDecodeError):
         restricted = []
-    how = " ".join(f"[{r['key']}] {r['how_to_obtain']}" for r in restricted if "how_to_obtain" in r)
+    how, applied = [], set()
+    for r in restricted:
+        if "how_to_obtain" not in r:
+            continue
+        apply, sep, download = r["how_to_obtain"].partition("After approval, ")
+        if sep and apply in applied:  # the same application covers every file: say it once
+            how.append(f"[{r['key']}] After approval, {download}")
+        else:
+            how.append(f"[{r['key']}] {r['how_to_obtain']}")
+            applied.add(apply)
+    how = " ".join(how)
     return ("The paper's Alzheimer's disease result needs two restricted ADNI files that xscale never ships: "
             "(1) the UCSF FreeSurfer cortical thickness table, UCSFFSX51_<date>.csv (or UCSFFSX_<date>.csv / "
             "UCSFFSL_<date>.csv), and (2) ADNIMERGE.csv (or DXSUM_PDXCONV_ADNIALL.csv together with PTDEMOG.csv). "

@@ -8,10 +8,13 @@ then runs every cell in a fresh kernel with the build directory as working direc
 from __future__ import annotations
 
 import ast
+import contextlib
+import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from xscale.data.manifest import project_root
 from xscale.errors import XscaleError
@@ -153,10 +156,31 @@ def execute(name: str, params: Mapping[str, Any], workdir: str | Path, timeout: 
 
     nb = inject_parameters(read_notebook(notebook_path(name)), params, name, strict)
     start = time.perf_counter()
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(Path(workdir).resolve())}})
-    try:
-        client.execute()
-    except CellExecutionError as exc:
-        raise NotebookError(f"notebook paper/{name}.py failed: {exc}") from exc
+    with _kernel_channels() as channels:
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", config=channels,
+                                resources={"metadata": {"path": str(Path(workdir).resolve())}})
+        try:
+            client.execute()
+        except CellExecutionError as exc:
+            raise NotebookError(f"notebook paper/{name}.py failed: {exc}") from exc
     return Executed(name, nb, time.perf_counter() - start)
+
+
+@contextlib.contextmanager
+def _kernel_channels() -> Iterator[Any]:
+    """traitlets configuration for the kernel manager: on POSIX, Unix sockets in a private temporary folder.
+
+    Over TCP (jupyter_client's default) the kernel's traffic is unencrypted on the loopback
+    interface and ipykernel >= 7 warns so on every start; Unix sockets are reachable only
+    through the folder's permissions (0700), and the warning goes. Windows has no IPC transport,
+    and a temporary folder with a path too long for a socket keeps TCP. The client still
+    creates, owns and shuts down its kernel.
+    """
+    from traitlets.config import Config
+
+    with tempfile.TemporaryDirectory(prefix="xscale-kernel-") as sockets:
+        ip = os.path.join(sockets, "kernel")
+        if os.name != "posix" or len(os.fsencode(ip)) > 96:  # a socket path holds at most 107 bytes (+ "-N")
+            yield Config()
+        else:
+            yield Config({"KernelManager": {"transport": "ipc", "ip": ip}})

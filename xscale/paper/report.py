@@ -26,6 +26,8 @@ from xscale.rundir import staged_directory, write_json, write_text_atomic
 #: Versions recorded beside :data:`xscale.provenance.PACKAGES`.
 EXTRA_PACKAGES = ("xscale-baselines", "nilearn", "neuromaps", "brainsmash", "scikit-learn", "jupytext", "nbclient",
                   "nbconvert", "ipykernel")
+#: nbconvert's classic template less the scripts it loads from CDNs: the report opens offline.
+OFFLINE_TEMPLATE = Path(__file__).parent / "templates" / "offline.html.j2"
 
 
 def artifact_hashes(root: Path, exclude: Sequence[str] = ()) -> dict[str, str]:
@@ -91,8 +93,8 @@ def assemble_html(executed: list[Executed], prov: dict) -> str:
             if cell.cell_type == "code":  # logs and warnings stay in notebooks/*.ipynb, not in the report
                 cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
             merged.cells.append(cell)
-    exporter = HTMLExporter(template_name="classic", exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True)  # the classic template writes images' alt text
+    exporter = HTMLExporter(template_name="classic", template_file=str(OFFLINE_TEMPLATE), exclude_input=True,
+                            exclude_input_prompt=True, exclude_output_prompt=True)  # classic writes images' alt text
     body, _ = exporter.from_notebook_node(merged, resources={"metadata": {"name": "xscale reproduction report"}})
     return body
 
