@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -144,7 +144,7 @@ def fit_model(data: BrainData, spec: ModelSpec, train_mask: np.ndarray, seed: in
 
 
 def fit_many(datas: Sequence[BrainData], spec: ModelSpec, train_masks: Sequence[np.ndarray],
-             seeds: int | Sequence[int]) -> list[FitResult]:
+             seeds: int | Sequence[int], on_fit: Callable[[int], None] | None = None) -> list[FitResult]:
     """Fit B independent jobs of one model at once (:meth:`Backend.fit_batch`).
 
     Each job is prepared exactly as by :func:`fit_model` (held-out targets hidden, components
@@ -157,6 +157,10 @@ def fit_many(datas: Sequence[BrainData], spec: ModelSpec, train_masks: Sequence[
     spec : ModelSpec
     train_masks : sequence of B (R,) bool ndarray
     seeds : int or sequence of B int
+    on_fit : callable, optional
+        Called with each job's index once its fit is done (for progress bars): after each fit
+        where the backend fits one model at a time (the default :meth:`Backend.fit_batch`), at
+        the end where it trains the batch at once.
 
     Returns
     -------
@@ -173,4 +177,13 @@ def fit_many(datas: Sequence[BrainData], spec: ModelSpec, train_masks: Sequence[
     check_compatible(spec)
     backend: Backend = registry.build("backend", spec.backend, spec.backend_params)
     jobs = [_prepared(d, spec, backend, m, int(s)) for d, m, s in zip(datas, train_masks, seeds)]
-    return backend.fit_batch([j[0] for j in jobs], [j[1] for j in jobs], [j[2] for j in jobs], seeds)
+    if on_fit is not None and type(backend).fit_batch is Backend.fit_batch:  # the loop: report each fit as it ends
+        results = []
+        for i, ((d, c, m), s) in enumerate(zip(jobs, seeds)):
+            results.append(backend.fit(d, c, m, s))
+            on_fit(i)
+        return results
+    results = backend.fit_batch([j[0] for j in jobs], [j[1] for j in jobs], [j[2] for j in jobs], seeds)
+    for i in range(len(results) if on_fit else 0):
+        on_fit(i)
+    return results

@@ -97,16 +97,15 @@ def cross_validate(data: BrainData, spec: ModelSpec, sch: Scheme, seed: int = 0,
     sch : Scheme
     seed : int
     on_fit : callable, optional
-        Called with each split's name once the fits are done (for progress bars).
+        Called with each split's name once its fit is done (for progress bars; see
+        :func:`xscale.fitting.fit_many`).
 
     Returns
     -------
     CVResult
     """
-    fits = fit_many([data] * len(sch.splits), spec, [split.train & data.target_mask for split in sch.splits], seed)
-    if on_fit:
-        for split in sch.splits:
-            on_fit(split.name)
+    fits = fit_many([data] * len(sch.splits), spec, [split.train & data.target_mask for split in sch.splits], seed,
+                    on_fit=(lambda i: on_fit(sch.splits[i].name)) if on_fit else None)
     return score_splits(data, sch, fits)
 
 
