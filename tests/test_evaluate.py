@@ -144,3 +144,25 @@ def test_aliases_and_unknown_names():
     with pytest.raises(study.config_mod.ConfigError, match="no CV scheme given"):  # e.g. --cv ''
         study.expand([""], {}, study.SCHEMES, "CV scheme")
     assert study.expand([], study.NULL_ALIASES, list(study.NULLS), "null family", allow_empty=True) == []
+
+
+def test_a_plugin_combination_is_evaluated_by_name_and_a_model_override_is_refused(tmp_path):
+    """Any installed plugins can be validated: --models takes encoder/prior/decoder/backend beside
+    presets. A model given by --set model.* (or a config file), which --models would silently
+    replace, is refused, and the message names the --models entry to use instead."""
+    base = ["evaluate", "--target", "enigma:bd", "--cv", "in-sample", "--n-null", "0", "--quick"]
+    res = CliRunner().invoke(main, [*base, "--models", "gnn-vae, gnn/laplacian/mlp/adam", "--out", str(tmp_path / "a")])
+    assert res.exit_code == 0, res.output
+    result = json.loads((tmp_path / "a" / "results.json").read_text())
+    preset, combo = result["rows"]
+    assert combo["model"] == "gnn/laplacian/mlp/adam" and result["configs"][combo["model"]]["preset"] is None
+    assert (preset["r2"], preset["r"]) == (combo["r2"], combo["r"]), "the same model: the same numbers"
+
+    refused = CliRunner().invoke(main, [*base, "--models", "gnn-vae", "--set", "model.decoder=linear",
+                                        "--out", str(tmp_path / "b")])
+    assert refused.exit_code == 1 and not (tmp_path / "b").exists()
+    assert "model.decoder=linear" in refused.output and "--models gnn/laplacian/linear/adam" in refused.output
+
+    for bad, message in (("gnn/laplacian/adam", "four plugin names"), ("gnn/laplacian/mlpp/adam", "Did you mean")):
+        res = CliRunner().invoke(main, [*base, "--models", bad, "--out", str(tmp_path / "c")])
+        assert res.exit_code == 1 and message in " ".join(res.output.split()), res.output

@@ -120,12 +120,12 @@ def data_build_ahba(data_dir, out, config_file, overwrite) -> None:
 def plugins() -> None:
     """List installed encoder, prior, decoder and backend plugins (entry points)."""
     table = Table(title="installed xscale plugins")
-    for col in ("kind", "name", "implementation", "distribution"):
+    for col in ("kind", "name", "implementation", "distribution", "version"):
         table.add_column(col)
     for kind in registry.GROUPS:
-        for name, ep in registry.available(kind).items():
-            dist = ep.dist.name if ep.dist else "?"
-            table.add_row(kind, name, ep.value, dist)
+        for name in registry.available(kind):
+            d = registry.describe(kind, name)
+            table.add_row(kind, name, d["implementation"], d["distribution"] or "?", d["version"] or "?")
     stdout.print(table)
 
 
@@ -253,7 +253,8 @@ def fit_cmd(target, out, overwrite, **kw) -> None:
               help="Comma-separated maps (default: all 8 embedded ENIGMA maps).")
 @click.option("--models", default=None, metavar="LIST",
               help="Comma-separated model presets: gnn-vae (the paper's), gp-svi, or the baselines ridge, pls1, "
-                   "pls, pcr, spatial-gp. Default: gnn-vae and gp-svi, where their plugins are installed.")
+                   "pls, pcr, spatial-gp; or any plugins as encoder/prior/decoder/backend (e.g. "
+                   "gnn/laplacian/mlp/adam). Default: gnn-vae and gp-svi, where their plugins are installed.")
 @click.option("--adni", "adni", multiple=True, type=click.Path(), metavar="PATH",
               help="Your ADNI files (restricted): a directory with UCSFFSX51_*.csv and ADNIMERGE.csv (or DXSUM + "
                    "PTDEMOG), or the file paths (repeat --adni). Adds the paper's Alzheimer's map and claims.")
@@ -315,7 +316,8 @@ def reproduce_cmd(out, targets, models, overwrite, adni, adni_config, n_null, ev
 @click.option("--target", default=None, metavar="MAP", help="enigma:<name> or a CSV path (default enigma:scz).")
 @click.option("--models", default="gnn-vae,ridge,pls1,spatial-gp", show_default=True, metavar="LIST",
               help="Comma-separated presets: gnn-vae (alias gnn), gp-svi (alias pyro-gp), ridge, pls1, pls, pcr, "
-                   "spatial-gp (no genes: if it wins, genes explain nothing beyond space).")
+                   "spatial-gp (no genes: if it wins, genes explain nothing beyond space); or any plugins as "
+                   "encoder/prior/decoder/backend, e.g. gnn/laplacian/my-decoder/adam.")
 @click.option("--cv", "schemes", default="in-sample,blocked", show_default=True, metavar="LIST",
               help="Comma-separated CV schemes: in-sample, blocked, loro, distance, lobe, hemisphere.")
 @click.option("--nulls", default="spin,brainsmash", show_default=True, metavar="LIST",
@@ -354,6 +356,7 @@ def evaluate_cmd(target, models, schemes, nulls, n_null, out, overwrite, batch_s
 
     cfg = _cfg(target=target, **kw)
     split = lambda v: [x.strip() for x in v.split(",") if x.strip()]  # noqa: E731
+
     def planned(n: int) -> None:  # before the first fit: the size of the job, so a long one is seen at once
         bar.update(task, total=n)
         bar.console.print(f"evaluate: {n:,} fits planned (every model x CV scheme x fold, on the real map and "

@@ -72,14 +72,43 @@ DEFAULT_REPRODUCE_MODELS = ("gnn-vae", "gp-svi")
 PRESET_ALIASES = {"gnn": "gnn-vae", "pyro-gp": "gp-svi"}
 
 
+#: The four plugin kinds of a model, in the order of a combination's name (``gnn/laplacian/mlp/adam``).
+COMPONENT_KINDS = ("encoder", "prior", "decoder", "backend")
+
+
+def combination(name: str) -> dict[str, str] | None:
+    """The model section a combination name ``encoder/prior/decoder/backend`` stands for, or None
+    for any other name (a preset, an alias).
+
+    ``--models`` of ``xscale evaluate`` and ``xscale reproduce`` take these beside presets, so that
+    any installed plugins (one's own decoder, say) are validated the same way as the paper's
+    models: e.g. ``gnn/laplacian/quadratic/adam``.
+
+    Raises
+    ------
+    ConfigError
+        If a name with ``/`` does not have four non-empty parts.
+    """
+    if "/" not in name:
+        return None
+    parts = [p.strip() for p in name.split("/")]
+    if len(parts) != len(COMPONENT_KINDS) or not all(parts):
+        raise ConfigError(f"model {name!r}: a combination is named encoder/prior/decoder/backend, four plugin names "
+                          "(see `xscale plugins`), e.g. gnn/laplacian/mlp/adam")
+    return dict(zip(COMPONENT_KINDS, parts))
+
+
 def preset_name(name: str) -> str:
-    """The preset ``name`` stands for (itself, or the target of an alias).
+    """The preset ``name`` stands for (itself, or the target of an alias); a combination
+    ``encoder/prior/decoder/backend`` (see :func:`combination`) stands for itself.
 
     Raises
     ------
     ConfigError
         On an unknown name; the message lists the presets and suggests the closest one.
     """
+    if (combo := combination(name)) is not None:
+        return "/".join(combo.values())
     name = PRESET_ALIASES.get(name, name)
     if name not in PRESETS:
         close = difflib.get_close_matches(str(name), [*PRESETS, *PRESET_ALIASES], n=1)
@@ -204,7 +233,8 @@ def build(file: str | Path | None = None, sets: list[str] | tuple[str, ...] = ()
 
 
 def with_preset(cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """``cfg`` with the model section (and preset hyperparameters) of preset ``name``.
+    """``cfg`` with the model section (and preset hyperparameters) of preset ``name``, or of the
+    combination ``encoder/prior/decoder/backend`` (:func:`combination`; no preset hyperparameters).
 
     Hyperparameters in ``cfg`` win over the preset's; those the preset's plugin does not
     accept (e.g. ``backend.max_epochs`` for the ``svi`` backend) are left out, with a warning.
@@ -213,9 +243,12 @@ def with_preset(cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
     ------
     ConfigError
         On an unknown preset; the message lists them.
+    PluginNotFoundError
+        If a combination names a plugin that is not installed.
     """
     name = preset_name(name)
-    preset = PRESETS[name]
+    combo = combination(name)
+    preset = {"model": combo} if combo else PRESETS[name]
     out = copy.deepcopy(dict(cfg))
     out["model"] = dict(preset["model"])
     for kind in ("encoder", "prior", "decoder", "backend"):
@@ -227,8 +260,28 @@ def with_preset(cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
             log.warning("preset %s: %s %r has no hyperparameter(s) %s; ignored for this preset",
                         name, kind, plugin, dropped)
         out[kind] = {**preset.get(kind, {}), **{k: v for k, v in given.items() if k in accepted}}
-    out["preset"] = name
+    out["preset"] = None if combo else name
     return out
+
+
+def refuse_model_override(cfg: Mapping[str, Any], command: str) -> None:
+    """Refuse a model section that ``--models`` would silently replace (``xscale evaluate`` and
+    ``xscale reproduce`` run the models that ``--models`` names).
+
+    Raises
+    ------
+    ConfigError
+        If ``cfg``'s model (from a configuration file or ``--set model.*``) is not the default;
+        the message gives the ``--models`` name of the model asked for.
+    """
+    model = dict(cfg.get("model", {}))
+    if model == DEFAULTS["model"]:
+        return
+    changed = ", ".join(f"model.{k}={v}" for k, v in model.items() if DEFAULTS["model"].get(k) != v)
+    wanted = "/".join(str(model.get(k)) for k in COMPONENT_KINDS)
+    raise ConfigError(f"{command} runs the models named by --models, and {changed} (from --set or the configuration "
+                      f"file) would be ignored. To include this model, name it: --models {wanted} (add presets "
+                      "after a comma, e.g. --models gnn-vae,ridge," + wanted + ")")
 
 
 def preset_available(name: str) -> bool:

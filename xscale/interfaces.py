@@ -105,7 +105,8 @@ class Encoder(torch.nn.Module, ABC):
     """Amortised posterior ``q(z | expression, graph)``.
 
     Subclasses take ``in_features`` (G) as their first constructor argument, then their own
-    hyperparameters as keyword arguments with defaults, and set ``latent_dim`` (K).
+    hyperparameters as keyword-only arguments with defaults (after ``*``), and set ``latent_dim`` (K).
+    A deterministic encoder returns ``scale=None`` (``adam`` then uses z = loc).
 
     Shapes:
         - input: expression (R, G), edge_index (2, E)
@@ -140,7 +141,11 @@ class Prior(torch.nn.Module, ABC):
 class Decoder(torch.nn.Module, ABC):
     """Likelihood mean ``E[y | z]``: one value per region.
 
-    Subclasses take ``latent_dim`` (K) as their first constructor argument.
+    Subclasses take ``latent_dim`` (K) as their first constructor argument, then their own
+    hyperparameters as keyword-only arguments with defaults (after ``*``). ``forward`` must also
+    work in float64 and as a function of the weights under ``torch.func.vmap`` (the Pyro backends
+    call it so): it may check shapes but not branch on tensor values
+    (:func:`xscale.testing.check_decoder` tests this).
 
     Shapes:
         - input: z (R, K)

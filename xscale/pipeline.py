@@ -142,7 +142,8 @@ def write_run(directory: Path, cfg: Mapping[str, Any], data: BrainData, report: 
     predicted_vs_observed(y, ev.in_sample.prediction, ev.oof_prediction, np.array([r[0] for r in data.regions]),
                           metrics, ("[QUICK SMOKE TEST] " if cfg.get("quick") else "") + title,
                           directory / "prediction.png", units=units, intervals=(ins_iv, oof_iv))
-    write_json(directory / "provenance.json", provenance.collect(cfg["seed"], report.hashes, started))
+    write_json(directory / "provenance.json", provenance.collect(cfg["seed"], report.hashes, started,
+                                                                 model=cfg["model"]))
     return metrics
 
 
@@ -268,6 +269,7 @@ def reproduce(cfg: Mapping[str, Any], out: str | Path, targets: list[str] | None
     """
     started = provenance.now()
     targets = preflight_targets(targets or [f"enigma:{k}" for k in ENIGMA_MAPS])
+    config_mod.refuse_model_override(cfg, "xscale reproduce")
     models = [config_mod.preset_name(m) for m in models] if models else config_mod.default_models()
     configs = {m: config_mod.resolve(config_mod.with_preset(cfg, m)) for m in models}
     for m in models:

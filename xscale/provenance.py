@@ -8,9 +8,11 @@ import sys
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import torch
+
+from xscale import registry
 
 PACKAGES = ("xscale", "xscale-gnn", "xscale-pyro", "xscale-baselines", "torch", "torch_geometric", "pyro-ppl",
             "scikit-learn", "numpy", "pandas", "scipy", "abagen", "nibabel", "click", "matplotlib")
@@ -35,18 +37,29 @@ def git_commit(path: Path | None = None) -> dict[str, Any]:
     return {"commit": sha.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
 
 
-def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
-    """Installed versions of ``names`` (default: xscale, its plugins and its scientific dependencies)."""
+def package_versions(names: tuple[str, ...] | None = None) -> dict[str, str | None]:
+    """Installed versions of ``names``; by default of :data:`PACKAGES` (xscale, its first-party
+    plugins and its scientific dependencies) and of every installed distribution that registers an
+    xscale plugin (:func:`xscale.registry.plugin_distributions`: one's own plugins too)."""
     out: dict[str, str | None] = {}
-    for name in names:
+    for name in PACKAGES if names is None else names:
         try:
             out[name] = version(name)
         except PackageNotFoundError:
             out[name] = None
+    if names is None:
+        out.update({d: v for d, v in registry.plugin_distributions().items() if d not in out})
     return out
 
 
-def collect(seed: int, data_hashes: dict[str, str], started: str, argv: list[str] | None = None) -> dict[str, Any]:
+def plugins_used(model: Mapping[str, str | None]) -> dict[str, dict[str, str | None]]:
+    """``{kind: registry.describe(kind, name)}`` for each plugin a model section names (None skipped):
+    which distribution, version and class each component of a run came from."""
+    return {kind: registry.describe(kind, name) for kind, name in model.items() if name is not None}
+
+
+def collect(seed: int, data_hashes: dict[str, str], started: str, argv: list[str] | None = None,
+            model: Mapping[str, str | None] | None = None) -> dict[str, Any]:
     """Provenance record of a run (written as ``provenance.json``).
 
     Parameters
@@ -58,9 +71,12 @@ def collect(seed: int, data_hashes: dict[str, str], started: str, argv: list[str
         ISO time the run began; the end time is taken now.
     argv : list of str, optional
         Command line; defaults to ``sys.argv``.
+    model : mapping, optional
+        The run's model section (``{'encoder': 'gnn', ...}``): adds ``plugins``, see :func:`plugins_used`.
     """
     return {
         "git": git_commit(),
+        **({"plugins": plugins_used(model)} if model is not None else {}),
         "packages": package_versions(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),

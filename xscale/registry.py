@@ -77,6 +77,28 @@ def load(kind: str, name: str) -> type:
     return eps[name].load()
 
 
+def describe(kind: str, name: str) -> dict[str, str | None]:
+    """Where plugin ``name`` of ``kind`` comes from: ``{'name', 'implementation' ('module:Class'),
+    'distribution', 'version'}`` (distribution and version None when its metadata lacks them).
+
+    Raises
+    ------
+    PluginNotFoundError
+        As :func:`load`.
+    """
+    load(kind, name)  # the same error for a missing plugin
+    ep = available(kind)[name]
+    return {"name": name, "implementation": ep.value, "distribution": ep.dist.name if ep.dist else None,
+            "version": ep.dist.version if ep.dist else None}
+
+
+def plugin_distributions() -> dict[str, str | None]:
+    """``{distribution: version}`` of every installed distribution that registers an xscale plugin
+    (first-party or not), sorted by name: provenance and cache keys record them."""
+    found = {ep.dist.name: ep.dist.version for group in GROUPS.values() for ep in _group(group) if ep.dist}
+    return dict(sorted(found.items()))
+
+
 def default_params(cls: type) -> dict[str, Any]:
     """Keyword hyperparameters of a plugin class with their defaults, from its ``__init__``.
 
@@ -106,12 +128,16 @@ def resolve_params(kind: str, name: str, params: Mapping[str, Any] | None) -> di
         If ``params`` holds a key the plugin does not accept (the message lists the valid
         keys), or a value whose type differs from the default's (an int is accepted for a float).
     """
-    defaults = default_params(load(kind, name))
+    cls = load(kind, name)
+    defaults = default_params(cls)
     unknown = sorted(set(params or {}) - set(defaults))
     if unknown:
-        raise ConfigError(
-            f"{kind} {name!r} has no hyperparameter(s) {unknown}; valid: {sorted(defaults)}"
-        )
+        signature = inspect.signature(cls.__init__).parameters
+        positional = [k for k in unknown if k in signature and signature[k].kind is not signature[k].KEYWORD_ONLY]
+        hint = (f" {cls.__name__}.__init__ takes {positional} positionally: hyperparameters are its keyword-only "
+                "arguments with defaults, declared after `*` (e.g. `def __init__(self, latent_dim, /, *, "
+                f"{positional[0]}=...)`)." if positional else "")
+        raise ConfigError(f"{kind} {name!r} has no hyperparameter(s) {unknown}; valid: {sorted(defaults)}.{hint}")
     out = {**defaults, **dict(params or {})}
     for key, value in (params or {}).items():
         default = defaults[key]

@@ -20,6 +20,7 @@ Example, in a plugin's tests::
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 from functools import lru_cache
 from typing import Any, Callable, Mapping
@@ -77,13 +78,34 @@ def check_encoder(name: str, params: Mapping[str, Any] | None = None) -> Encoder
 
 
 def check_decoder(name: str, latent_dim: int = 8, params: Mapping[str, Any] | None = None) -> Decoder:
-    """Decoder contract: (R, K) -> (R,); wrong K raises ValueError."""
+    """Decoder contract: (R, K) -> (R,); wrong K raises ValueError; it works in float64 and as a
+    function of its weights under ``torch.func.vmap`` (one set of weights per fit).
+
+    The last two are how the Pyro backends use every decoder: ``svi`` and ``nuts`` fit in
+    float64, ``nuts`` samples the weights (``functional_call``), and the batched refits decode
+    many fits' weights at once with ``vmap``. So ``forward`` may check shapes but must not branch
+    on tensor values (``if not torch.isfinite(z).all(): ...`` fails under ``vmap``).
+    """
     dec = _seeded(0, lambda: registry.build("decoder", name, params, latent_dim))
     assert isinstance(dec, Decoder), f"decoder {name!r} is not an xscale.interfaces.Decoder"
     z = torch.randn(real_data().n_regions, latent_dim, generator=torch.Generator().manual_seed(1))
     y = dec(z)
     assert y.shape == (z.shape[0],), f"decoder {name!r}: output shape {tuple(y.shape)}, expected {(z.shape[0],)}"
     _raises_value_error(lambda: dec(z[:, :-1]), f"decoder {name!r} (K-1 latent dims)")
+    weights = {k: v.detach() for k, v in dec.named_parameters()}
+    twice = {k: torch.stack([v, 2 * v]).double() for k, v in weights.items()}  # two fits' weights, float64
+    try:
+        as_64 = copy.deepcopy(dec).double()  # buffers too, as the backends' .double()
+        both = torch.func.vmap(lambda p, zz: torch.func.functional_call(as_64, p, (zz,)))(twice, torch.stack([z, z]).double())
+    except RuntimeError as exc:  # e.g. "vmap: ... data-dependent control flow"
+        raise AssertionError(f"decoder {name!r} fails as a function of its weights under torch.func.vmap, as the "
+                             f"Pyro backends (svi, nuts) call it: {exc}. Check shapes in forward(), but do not "
+                             "branch on tensor values (no `if` on a tensor, .item(), .all()).") from exc
+    for i, scale in enumerate((1, 2)):
+        one = torch.func.functional_call(dec, {k: scale * v for k, v in weights.items()}, (z,))
+        assert both.dtype == torch.float64 and torch.allclose(both[i].float(), one, rtol=1e-4, atol=1e-5), (
+            f"decoder {name!r}: under vmap in float64 it gives other predictions than fit by fit in float32 "
+            f"(largest difference {float((both[i].float() - one).abs().max()):.3g})")
     return dec
 
 

@@ -36,7 +36,7 @@ from xscale.evaluate.refits import refit_scores
 from xscale.evaluate.splits import SCHEMES
 from xscale.fitting import check_compatible
 from xscale.progress import FROM_CACHE
-from xscale.provenance import package_versions
+from xscale.provenance import package_versions, plugins_used
 from xscale.rundir import write_json, write_text_atomic
 
 #: Command-line aliases: the issue's names and shorthands.
@@ -203,7 +203,9 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
     FileExistsError
         Before any fit, if ``out`` holds something other than this evaluation (:func:`check_output_dir`).
     """
-    models = expand(models, MODEL_ALIASES, list(config_mod.PRESETS), "model")
+    config_mod.refuse_model_override(cfg, "xscale evaluate")
+    models = [config_mod.preset_name(m) if config_mod.combination(m) else m for m in models]
+    models = expand(models, MODEL_ALIASES, [*config_mod.PRESETS, *filter(config_mod.combination, models)], "model")
     schemes = expand(schemes, {}, SCHEMES, "CV scheme")
     nulls = expand(nulls, NULL_ALIASES, ALL_NULLS, "null family", allow_empty=True)
     configs = {m: config_mod.resolve(config_mod.with_preset(cfg, m)) for m in models}
@@ -272,7 +274,8 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
              "aggregate": c.score.get("aggregate", "pooled out-of-fold" if c.scheme != "in-sample" else "in-sample fit"),
              "p": c.p, "consensus_p_r": c.consensus("p_r"), "consensus_p_r2": c.consensus("p_r2")} for c in cells]
     result = {"target": base["target"], "n_null": n_null, "nulls": nulls, "schemes": schemes, "models": models,
-              "quick": base["quick"], "seed": seed, "rows": rows, "configs": configs, "packages": versions,
+              "quick": base["quick"], "seed": seed, "rows": rows, "configs": configs,
+              "plugins": {m: plugins_used(c["model"]) for m, c in configs.items()}, "packages": versions,
               "execution": {**run_info, "batch_size": batch_size, "torch_threads": torch.get_num_threads()},
               "data": {k: v for k, v in report.as_dict().items() if k != "hashes"}, "data_sha256": report.hashes}
     out.mkdir(parents=True, exist_ok=True)
