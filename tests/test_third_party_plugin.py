@@ -78,9 +78,11 @@ def test_contract_checks_pass_a_good_decoder_and_catch_value_branching(quad_plug
         testing.check_decoder("guarded-test")
 
 
-def test_a_positional_hyperparameter_is_explained(quad_plugin):
+def test_a_positional_hyperparameter_is_explained_and_fails_the_contract(quad_plugin):
     with pytest.raises(ConfigError, match=r"keyword-only arguments with defaults, declared after `\*`"):
         registry.resolve_params("decoder", "positional-test", {"quad_scale": 0.5})
+    with pytest.raises(AssertionError, match=r"defaulted argument\(s\) \['quad_scale'\] before `\*`"):
+        testing.check_decoder("positional-test")  # without params: it would run, never configurable
 
 
 def test_fit_and_evaluate_record_the_plugin_and_its_version(quad_plugin, tmp_path):

@@ -283,6 +283,7 @@ def reproduce_cmd(out, targets, models, overwrite, adni, adni_config, n_null, ev
 
     cfg = _cfg(**kw)
     _refuse_existing(out, overwrite)
+    config.refuse_model_override(cfg, "xscale reproduce")  # before the progress bar (reproduce checks too)
     tlist = [t.strip() for t in targets.split(",")] if targets else None
     mlist = [m.strip() for m in models.split(",") if m.strip()] if models else None
     n_runs = (len(pipeline.preflight_targets(tlist) if tlist else pipeline.ENIGMA_MAPS) + bool(adni)) * \
@@ -317,7 +318,7 @@ def reproduce_cmd(out, targets, models, overwrite, adni, adni_config, n_null, ev
 @click.option("--models", default="gnn-vae,ridge,pls1,spatial-gp", show_default=True, metavar="LIST",
               help="Comma-separated presets: gnn-vae (alias gnn), gp-svi (alias pyro-gp), ridge, pls1, pls, pcr, "
                    "spatial-gp (no genes: if it wins, genes explain nothing beyond space); or any plugins as "
-                   "encoder/prior/decoder/backend, e.g. gnn/laplacian/my-decoder/adam.")
+                   "encoder/prior/decoder/backend, e.g. gnn/laplacian/mlp/adam (see `xscale plugins`).")
 @click.option("--cv", "schemes", default="in-sample,blocked", show_default=True, metavar="LIST",
               help="Comma-separated CV schemes: in-sample, blocked, loro, distance, lobe, hemisphere.")
 @click.option("--nulls", default="spin,brainsmash", show_default=True, metavar="LIST",
@@ -352,15 +353,18 @@ def evaluate_cmd(target, models, schemes, nulls, n_null, out, overwrite, batch_s
       xscale evaluate --target enigma:scz --models gnn,pyro-gp,pls1,ridge,spatial-gp \\
                       --cv blocked --nulls spin,brainsmash --n-null 1000
     """
+    from xscale import config
     from xscale.evaluate import study
 
     cfg = _cfg(target=target, **kw)
+    config.refuse_model_override(cfg, "xscale evaluate")  # before the progress bar (run_study checks too)
     split = lambda v: [x.strip() for x in v.split(",") if x.strip()]  # noqa: E731
 
     def planned(n: int) -> None:  # before the first fit: the size of the job, so a long one is seen at once
         bar.update(task, total=n)
-        bar.console.print(f"evaluate: {n:,} fits planned (every model x CV scheme x fold, on the real map and "
-                          f"{n_null:,} null maps per family); the time left appears once fits finish")
+        bar.console.print(f"evaluate: {n:,} fit{'' if n == 1 else 's'} planned (every model x CV scheme x fold, "
+                          f"on the real map and {n_null:,} null maps per family); the time left appears once fits "
+                          "finish")
 
     with _progress() as bar:
         task = bar.add_task("evaluate", total=None)

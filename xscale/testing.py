@@ -21,6 +21,7 @@ Example, in a plugin's tests::
 from __future__ import annotations
 
 import copy
+import inspect
 from dataclasses import replace
 from functools import lru_cache
 from typing import Any, Callable, Mapping
@@ -48,6 +49,16 @@ def _raises_value_error(fn: Callable[[], Any], what: str) -> None:
     raise AssertionError(f"{what}: expected ValueError on a wrong input shape, nothing was raised")
 
 
+def _hyperparameters_keyword_only(kind: str, name: str) -> None:
+    """Every defaulted ``__init__`` argument is keyword-only: the configuration sees only those
+    (:func:`xscale.registry.default_params`), so one before ``*`` could be neither set nor recorded."""
+    cls = registry.load(kind, name)
+    hidden = [p.name for p in inspect.signature(cls.__init__).parameters.values()
+              if p.default is not p.empty and p.kind is not p.KEYWORD_ONLY]
+    assert not hidden, (f"{kind} {name!r}: {cls.__name__}.__init__ has defaulted argument(s) {hidden} before `*`; "
+                        "hyperparameters must be keyword-only (after `*`) to be configurable and recorded")
+
+
 def _seeded(seed: int, fn: Callable[[], Any]) -> Any:
     torch.manual_seed(seed)
     return fn()
@@ -55,6 +66,7 @@ def _seeded(seed: int, fn: Callable[[], Any]) -> Any:
 
 def check_encoder(name: str, params: Mapping[str, Any] | None = None) -> Encoder:
     """Encoder contract: (R, G), (2, E) -> loc (R, K), scale (R, K) > 0 or None; seeded init."""
+    _hyperparameters_keyword_only("encoder", name)
     data = real_data()
     enc = _seeded(0, lambda: registry.build("encoder", name, params, data.n_genes))
     assert isinstance(enc, Encoder), f"encoder {name!r} is not an xscale.interfaces.Encoder"
@@ -86,6 +98,7 @@ def check_decoder(name: str, latent_dim: int = 8, params: Mapping[str, Any] | No
     many fits' weights at once with ``vmap``. So ``forward`` may check shapes but must not branch
     on tensor values (``if not torch.isfinite(z).all(): ...`` fails under ``vmap``).
     """
+    _hyperparameters_keyword_only("decoder", name)
     dec = _seeded(0, lambda: registry.build("decoder", name, params, latent_dim))
     assert isinstance(dec, Decoder), f"decoder {name!r} is not an xscale.interfaces.Decoder"
     z = torch.randn(real_data().n_regions, latent_dim, generator=torch.Generator().manual_seed(1))
@@ -96,11 +109,13 @@ def check_decoder(name: str, latent_dim: int = 8, params: Mapping[str, Any] | No
     twice = {k: torch.stack([v, 2 * v]).double() for k, v in weights.items()}  # two fits' weights, float64
     try:
         as_64 = copy.deepcopy(dec).double()  # buffers too, as the backends' .double()
-        both = torch.func.vmap(lambda p, zz: torch.func.functional_call(as_64, p, (zz,)))(twice, torch.stack([z, z]).double())
+        call = torch.func.vmap(lambda p, zz: torch.func.functional_call(as_64, p, (zz,)))
+        both = call(twice, torch.stack([z, z]).double())
     except RuntimeError as exc:  # e.g. "vmap: ... data-dependent control flow"
         raise AssertionError(f"decoder {name!r} fails as a function of its weights under torch.func.vmap, as the "
-                             f"Pyro backends (svi, nuts) call it: {exc}. Check shapes in forward(), but do not "
-                             "branch on tensor values (no `if` on a tensor, .item(), .all()).") from exc
+                             f"Pyro backends (svi, nuts) call it: {str(exc).rstrip('. ')}. Check shapes in "
+                             "forward(), but do not branch on tensor values (no `if` on a tensor, .item(), .all()).") \
+            from exc
     for i, scale in enumerate((1, 2)):
         one = torch.func.functional_call(dec, {k: scale * v for k, v in weights.items()}, (z,))
         assert both.dtype == torch.float64 and torch.allclose(both[i].float(), one, rtol=1e-4, atol=1e-5), (
@@ -112,6 +127,7 @@ def check_decoder(name: str, latent_dim: int = 8, params: Mapping[str, Any] | No
 def check_prior(name: str, latent_dim: int = 8, params: Mapping[str, Any] | None = None) -> Prior:
     """Prior contract: scalar finite regulariser, larger for rougher maps; wrong shapes raise."""
     data = real_data()
+    _hyperparameters_keyword_only("prior", name)
     prior = registry.build("prior", name, params)
     assert isinstance(prior, Prior), f"prior {name!r} is not an xscale.interfaces.Prior"
     g = torch.Generator().manual_seed(2)
@@ -129,6 +145,7 @@ def check_prior(name: str, latent_dim: int = 8, params: Mapping[str, Any] | None
 def check_backend(spec: ModelSpec) -> FitResult:
     """Backend contract on real data: shapes, seeded determinism, held-out regions predicted from
     nothing but the training targets (changing held-out values changes nothing), bad masks raise."""
+    _hyperparameters_keyword_only("backend", spec.backend)
     data = real_data()
     mask = data.target_mask.copy()
     mask[:5] = False
