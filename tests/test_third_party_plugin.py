@@ -1,40 +1,29 @@
-"""A plugin from another distribution, as a user writes one: found through its entry point, held to
-the contract checks, usable from `fit` and `evaluate`, and recorded in provenance with its version.
+"""A plugin from another distribution, as a user writes one: the README's own example ("Writing a
+plugin"), found through its entry point, held to the contract checks, usable from `fit` and
+`evaluate`, and recorded in provenance with its version.
 
-The distribution is made here as installed metadata (a ``.dist-info`` folder with
-``entry_points.txt``) on ``sys.path``, which is what ``pip install`` leaves behind.
+The files are the README's code blocks. The distribution is made here as installed metadata (a
+``.dist-info`` folder with the README's entry points) on ``sys.path``, which is what ``pip
+install`` leaves behind.
 """
 
 from __future__ import annotations
 
 import json
-import textwrap
+import re
+import tomllib
 
 import pytest
 from click.testing import CliRunner
 
 from xscale import registry, testing
 from xscale.cli import main
+from xscale.data.manifest import project_root
 from xscale.errors import ConfigError
 
-MODULE = '''
+VARIANTS = '''
 import torch
-from xscale.interfaces import Decoder
-
-
-class QuadraticDecoder(Decoder):
-    """y_r = w . z_r + quad_scale * v . z_r**2 + b."""
-
-    def __init__(self, latent_dim, /, *, quad_scale: float = 0.1):
-        super().__init__()
-        self.latent_dim, self.quad_scale = latent_dim, quad_scale
-        self.linear = torch.nn.Linear(latent_dim, 1)
-        self.square = torch.nn.Linear(latent_dim, 1, bias=False)
-
-    def forward(self, z):
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"QuadraticDecoder: expected z of shape (R, {self.latent_dim}), got {tuple(z.shape)}")
-        return (self.linear(z) + self.quad_scale * self.square(z * z)).squeeze(-1)
+from xscale_quadratic import QuadraticDecoder
 
 
 class GuardedDecoder(QuadraticDecoder):
@@ -51,29 +40,41 @@ class PositionalDecoder(QuadraticDecoder):
         super().__init__(latent_dim, quad_scale=quad_scale)
 '''
 
-DIST, VERSION = "xscale-quadtest", "9.8.7"
+
+def readme_file(name: str) -> str:
+    """The README code block that starts with the comment ``# my-decoder/<name>``."""
+    found = re.search(rf"```\w*\n# my-decoder/{re.escape(name)}\n(.*?)```", (project_root() / "README.md").read_text(),
+                      re.S)
+    assert found, f"README.md has no code block for my-decoder/{name}"
+    return found.group(1)
 
 
 @pytest.fixture
 def quad_plugin(tmp_path, monkeypatch):
-    (tmp_path / "xscale_quadtest.py").write_text(MODULE)
-    info = tmp_path / "xscale_quadtest-9.8.7.dist-info"
+    project = tomllib.loads(readme_file("pyproject.toml"))
+    (tmp_path / "xscale_quadratic.py").write_text(readme_file("xscale_quadratic.py"))
+    (tmp_path / "xscale_quadtest_variants.py").write_text(VARIANTS)
+    name, version = project["project"]["name"], project["project"]["version"]
+    info = tmp_path / f"{name.replace('-', '_')}-{version}.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {DIST}\nVersion: {VERSION}\n")
-    (info / "entry_points.txt").write_text(textwrap.dedent("""\
-        [xscale.decoders]
-        quad-test = xscale_quadtest:QuadraticDecoder
-        guarded-test = xscale_quadtest:GuardedDecoder
-        positional-test = xscale_quadtest:PositionalDecoder
-        """))
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    points = {**project["project"]["entry-points"]["xscale.decoders"],
+              "guarded-test": "xscale_quadtest_variants:GuardedDecoder",
+              "positional-test": "xscale_quadtest_variants:PositionalDecoder"}
+    (info / "entry_points.txt").write_text("[xscale.decoders]\n" + "".join(f"{k} = {v}\n" for k, v in points.items()))
     monkeypatch.syspath_prepend(str(tmp_path))
     registry._group.cache_clear()
-    yield tmp_path
+    yield name, version
     registry._group.cache_clear()  # the folder goes with tmp_path
 
 
-def test_contract_checks_pass_a_good_decoder_and_catch_value_branching(quad_plugin):
-    testing.check_decoder("quad-test", params={"quad_scale": 0.5})
+def test_the_readme_contract_test_passes(quad_plugin):
+    namespace: dict = {}
+    exec(readme_file("test_contract.py"), namespace)
+    namespace["test_contract"]()
+
+
+def test_contract_checks_catch_value_branching(quad_plugin):
     with pytest.raises(AssertionError, match="torch.func.vmap, as the Pyro backends"):
         testing.check_decoder("guarded-test")
 
@@ -86,22 +87,23 @@ def test_a_positional_hyperparameter_is_explained_and_fails_the_contract(quad_pl
 
 
 def test_fit_and_evaluate_record_the_plugin_and_its_version(quad_plugin, tmp_path):
+    dist, version = quad_plugin
     run = tmp_path / "run"
-    res = CliRunner().invoke(main, ["fit", "--decoder", "quad-test", "--set", "decoder.quad_scale=0.2", "--quick",
+    res = CliRunner().invoke(main, ["fit", "--decoder", "quadratic", "--set", "decoder.quad_scale=0.2", "--quick",
                                     "--set", "backend.max_epochs=20", "--folds", "2", "--out", str(run)])
     assert res.exit_code == 0, res.output
     prov = json.loads((run / "provenance.json").read_text())
-    assert prov["plugins"]["decoder"] == {"name": "quad-test", "implementation": "xscale_quadtest:QuadraticDecoder",
-                                          "distribution": DIST, "version": VERSION}
-    assert prov["plugins"]["backend"]["distribution"] == "xscale-gnn" and prov["packages"][DIST] == VERSION
+    assert prov["plugins"]["decoder"] == {"name": "quadratic", "implementation": "xscale_quadratic:QuadraticDecoder",
+                                          "distribution": dist, "version": version}
+    assert prov["plugins"]["backend"]["distribution"] == "xscale-gnn" and prov["packages"][dist] == version
     assert json.loads((run / "config.json").read_text())["decoder"] == {"quad_scale": 0.2}
 
-    model = "gnn/laplacian/quad-test/adam"
+    model = "gnn/laplacian/quadratic/adam"
     ev = tmp_path / "ev"
     res = CliRunner().invoke(main, ["evaluate", "--models", f"ridge,{model}", "--cv", "in-sample", "--n-null", "0",
                                     "--quick", "--set", "backend.max_epochs=20", "--out", str(ev)])
     assert res.exit_code == 0, res.output
     result = json.loads((ev / "results.json").read_text())
     assert [r["model"] for r in result["rows"]] == ["ridge", model]
-    assert result["plugins"][model]["decoder"]["version"] == VERSION and result["packages"][DIST] == VERSION
+    assert result["plugins"][model]["decoder"]["version"] == version and result["packages"][dist] == version
     assert result["plugins"]["ridge"]["backend"]["distribution"] == "xscale-baselines"
