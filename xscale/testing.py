@@ -7,7 +7,9 @@ message when the plugin breaks the contract of :mod:`xscale.interfaces`:
 * output shapes as documented,
 * the same seed gives identical outputs, a different seed different ones where randomness
   is involved,
-* wrong input shapes raise ValueError.
+* wrong input shapes raise ValueError,
+* hyperparameters are keyword-only arguments with defaults (so configurable and recorded),
+* decoders also work in float64 and under ``torch.func.vmap``, as the Pyro backends call them.
 
 Example, in a plugin's tests::
 
