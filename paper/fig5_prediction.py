@@ -11,7 +11,7 @@
 # %% tags=["parameters"]
 quick = True  # smoke-test settings; False = the paper's protocol
 target = "enigma:scz"  # enigma:<name>, a CSV map (e.g. derived from ADNI) or a run directory
-models = "gnn-vae,ridge"  # model presets, e.g. gnn-vae,gp-svi,ridge,spatial-gp
+models = "gnn-vae,ridge"  # model presets (e.g. gnn-vae,gp-svi,ridge,spatial-gp) or plugins encoder/prior/decoder/backend
 seed = 0  # seeds the fits, the fold layout and the surrogates
 n_null = None  # surrogates per null family (None: 5 quick, 100 full); 0 = no nulls
 nulls = "spin-vasa,brainsmash"  # null families
@@ -20,6 +20,7 @@ out = "results/paper"  # build directory; fits and nulls are cached in runs/ and
 # %%
 from IPython.display import display
 
+from xscale.config import model_slug
 from xscale.paper import prediction
 from xscale.paper.figio import save_figure
 from xscale.paper.settings import PaperParams
@@ -32,5 +33,5 @@ prediction.results_table(preds)
 
 # %%
 for mp in preds:
-    display(save_figure(prediction.figure(params, mp), params.figures, f"fig5_prediction_{mp.run.model}"))
+    display(save_figure(prediction.figure(params, mp), params.figures, f"fig5_prediction_{model_slug(mp.run.model)}"))
 save_figure(prediction.summary_figure(params, preds), params.figures, "fig5_summary")

@@ -165,6 +165,21 @@ def test_reproduce_two_maps(tmp_path):
                 and r["scheme"] == "blocked")["r2"] == pytest.approx(gnn_cv, abs=1e-6), "same fit, same numbers"
 
 
+def test_reproduce_runs_a_plugin_combination_in_a_directory_of_its_own(tmp_path):
+    """--models takes encoder/prior/decoder/backend: its outputs go to one directory named with '+'
+    (not four nested ones), and the combination of the paper's plugins gives the preset's numbers."""
+    out = tmp_path / "rep"
+    res = CliRunner().invoke(main, ["reproduce", "--out", str(out), "--targets", "enigma:bd", "--models",
+                                    "gnn-vae,gnn/laplacian/mlp/adam", "--no-report", "--no-evaluation", *QUICK])
+    assert res.exit_code == 0, res.output
+    assert (out / "runs" / "gnn+laplacian+mlp+adam" / "bd" / "metrics.json").is_file()
+    assert (out / "figures" / "gnn+laplacian+mlp+adam-bd.png").stat().st_size > 10_000
+    preset, combo = json.loads((out / "results.json").read_text())["rows"]
+    assert (preset["model"], combo["model"]) == ("gnn-vae", "gnn/laplacian/mlp/adam")
+    assert (preset["in_sample_r2"], preset["cv_r2"]) == (combo["in_sample_r2"], combo["cv_r2"]), "same model"
+    assert "Models: gnn-vae = gnn/laplacian/mlp/adam; gnn/laplacian/mlp/adam." in (out / "results.md").read_text()
+
+
 def test_reproduce_announces_the_evaluation_fits_it_will_report_to_the_progress_bar(tmp_path):
     fits, more = [], []
     cfg = config.build(sets=["backend.max_epochs=60"], quick=True, folds=3)
@@ -219,7 +234,8 @@ def test_reproduce_builds_the_paper_report_inside_its_output(tmp_path, monkeypat
     res = CliRunner().invoke(main, ["reproduce", "--out", str(out), "--models", "ridge", "--targets", "enigma:bd",
                                     "--quick"])
     assert res.exit_code == 0, res.output
-    assert calls == [{"quick": True, "target": "enigma:bd", "seed": 0, "n_null": None}]
+    # the report: the paper's model and ridge, and those named by --models
+    assert calls == [{"quick": True, "target": "enigma:bd", "models": ["gnn-vae", "ridge"], "seed": 0, "n_null": None}]
     assert (out / "report" / "report.html").read_text() == "report"
     result = json.loads((out / "results.json").read_text())
     assert result["report"]["path"] == "report/report.html"

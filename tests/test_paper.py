@@ -360,3 +360,20 @@ def test_runs_are_reused_only_when_the_configuration_matches(tmp_path):
     other = ensure_run(PaperParams.from_notebook(quick=True, models="ridge", out=str(tmp_path), seed=1), "ridge")
     assert other.path == run_path(tmp_path / "runs", "ridge", "enigma:scz", 1, True) != first.path
     assert other.metrics["blocked_cv"]["r"] != first.metrics["blocked_cv"]["r"]
+
+
+def test_paper_models_may_be_plugin_combinations(tmp_path):
+    """--models of `xscale paper build` takes aliases and encoder/prior/decoder/backend beside presets;
+    a combination's runs and nulls live in one directory named with '+'."""
+    from xscale.errors import ConfigError
+    from xscale.paper.settings import PaperParams
+
+    params = PaperParams.from_notebook(quick=True, models="ridge, gnn, gnn/laplacian/linear/adam", out=str(tmp_path))
+    assert params.models == ("ridge", "gnn-vae", "gnn/laplacian/linear/adam")
+    assert PaperParams.from_notebook(models="ridge,gnn/laplacian/linear/adam").latent_model() == \
+        "gnn/laplacian/linear/adam", "a combination with an encoder has a latent space"
+    assert run_path(tmp_path, "gnn/laplacian/linear/adam", "enigma:scz", 0, True) == \
+        tmp_path / "gnn+laplacian+linear+adam" / "scz-seed0-quick"
+    for bad, message in (("gnn/laplacian/adam", "four plugin names"), ("gnn-vea", "Did you mean 'gnn-vae'")):
+        with pytest.raises(ConfigError, match=message):
+            PaperParams.from_notebook(models=bad)

@@ -84,3 +84,13 @@ def test_incompatible_prior_fails_before_training(monkeypatch):
     monkeypatch.setattr(registry, "load", lambda kind, name: GPOnly if kind == "backend" else real(kind, name))
     with pytest.raises(IncompatibleModelError, match=r"cannot fit prior 'laplacian'; it works with priors \['gp'\]"):
         check_compatible(ModelSpec())
+
+
+def test_model_section_and_slug_of_presets_aliases_and_combinations():
+    assert config.model_section("gnn") == {"encoder": "gnn", "prior": "laplacian", "decoder": "mlp", "backend": "adam"}
+    assert config.model_section("ridge") == {"encoder": None, "prior": None, "decoder": None, "backend": "ridge"}
+    assert config.model_section(" gnn / gp / linear / svi ")["prior"] == "gp"
+    assert (config.model_slug("gnn-vae"), config.model_slug("gnn/laplacian/mlp/adam")) == \
+        ("gnn-vae", "gnn+laplacian+mlp+adam")
+    with pytest.raises(ConfigError, match="unknown model preset"):
+        config.model_section("gnn-vea")

@@ -157,10 +157,10 @@ def run(job: AdniJob, configs: Mapping[str, Mapping[str, Any]], stage: Path, sta
     for m, cfg in configs.items():
         if on_run:
             on_run(m, tm.name)
-        run_dir = stage / "runs" / m / "adni"
+        run_dir = stage / "runs" / config_mod.model_slug(m) / "adni"
         metrics = _fit({**cfg, "target": tm.name}, tm, run_dir, started, record["inputs"], on_fit)
         if (stage / "figures").is_dir():
-            shutil.copyfile(run_dir / "prediction.png", stage / "figures" / f"{m}-adni.png")
+            shutil.copyfile(run_dir / "prediction.png", stage / "figures" / f"{config_mod.model_slug(m)}-adni.png")
         rows.append({"target": tm.name, "disorder": "Alzheimer's disease, " + ("SYNTHETIC cohort" if tm.synthetic else "ADNI"), "model": m,
                      "n_regions": metrics["n_regions_scored"],
                      "in_sample_r2": metrics["in_sample"]["r2"], "in_sample_r": metrics["in_sample"]["r"],

@@ -435,7 +435,8 @@ def paper_verify(quick, adni, claims_file, runs, out) -> None:
 @click.option("--quick", is_flag=True, help="Smoke-test settings and 5 null surrogates (CI); every output says so.")
 @click.option("--target", default="enigma:scz", show_default=True, metavar="MAP",
               help="enigma:<name>, a thinning-map CSV (e.g. derived from ADNI) or a run directory.")
-@click.option("--models", default="gnn-vae,ridge", show_default=True, metavar="LIST", help="Model presets.")
+@click.option("--models", default="gnn-vae,ridge", show_default=True, metavar="LIST",
+              help="Model presets, or plugin combinations encoder/prior/decoder/backend (e.g. gnn/laplacian/mlp/adam).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--n-null", type=click.IntRange(0), default=None,
               help="Surrogates per null family (default 5 with --quick, else 100).")

@@ -118,6 +118,28 @@ def preset_name(name: str) -> str:
     return name
 
 
+def model_section(name: str) -> dict[str, str | None]:
+    """The four plugin names (``encoder``, ``prior``, ``decoder``, ``backend``; None where a
+    baseline has none) of preset ``name`` (or an alias) or of a combination.
+
+    Raises
+    ------
+    ConfigError
+        On an unknown preset or a malformed combination (:func:`preset_name`).
+    """
+    name = preset_name(name)
+    return dict(combination(name) or PRESETS[name]["model"])
+
+
+def model_slug(name: str) -> str:
+    """The directory name of a model's outputs (``runs/<slug>/``, ``figures/<slug>-<map>.png``):
+    a preset's own name, or a combination's parts joined by ``+`` (``gnn/laplacian/mlp/adam`` ->
+    ``gnn+laplacian+mlp+adam``), so that a combination is one directory, not four nested ones.
+    """
+    combo = combination(name)
+    return "+".join(combo.values()) if combo else name
+
+
 def default_models() -> list[str]:
     """The presets ``xscale reproduce`` runs by default: those of :data:`DEFAULT_REPRODUCE_MODELS` installed."""
     return [m for m in DEFAULT_REPRODUCE_MODELS if preset_available(m)]

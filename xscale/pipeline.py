@@ -207,6 +207,15 @@ def results_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _model_note(name: str, model: Mapping[str, Any]) -> str:
+    """``gnn-vae = gnn/laplacian/mlp/adam``; a baseline's backend; a combination is its own description."""
+    if config_mod.combination(name):
+        return name
+    if model["encoder"] is None:
+        return f"{name} = baseline ({model['backend']} backend)"
+    return f"{name} = " + "/".join(str(model[k]) for k in config_mod.COMPONENT_KINDS)
+
+
 def reproduce(cfg: Mapping[str, Any], out: str | Path, targets: list[str] | None = None,
               models: list[str] | None = None, overwrite: bool = False,
               on_run: Callable[[str, str], None] | None = None, on_fit: Progress | None = None,
@@ -216,7 +225,8 @@ def reproduce(cfg: Mapping[str, Any], out: str | Path, targets: list[str] | None
     """Run each model preset on each map and tabulate in-sample beside out-of-sample numbers.
 
     Writes ``results.md``, ``results.json``, ``runs/<model>/<map>/`` (see :func:`fit`) and
-    ``figures/<model>-<map>.png`` under ``out``, which appears only when complete.
+    ``figures/<model>-<map>.png`` under ``out`` (``<model>``: :func:`xscale.config.model_slug`),
+    which appears only when complete.
 
     Parameters
     ----------
@@ -226,7 +236,9 @@ def reproduce(cfg: Mapping[str, Any], out: str | Path, targets: list[str] | None
     targets : list of str, optional
         Default: the 8 embedded ENIGMA maps.
     models : list of str, optional
-        Presets from :data:`xscale.config.PRESETS`; default: :func:`xscale.config.default_models`.
+        Presets from :data:`xscale.config.PRESETS` or plugin combinations
+        ``encoder/prior/decoder/backend`` (outputs under :func:`xscale.config.model_slug`);
+        default: :func:`xscale.config.default_models`.
     overwrite : bool
     on_run : callable, optional
         Called with (model, target) before each run.
@@ -247,7 +259,7 @@ def reproduce(cfg: Mapping[str, Any], out: str | Path, targets: list[str] | None
         PLS1, PCR, spatial-only GP), in-sample and blocked CV, with null p-values when ``n_null``.
     report : bool
         Execute the paper notebooks into ``report/`` (:func:`xscale.paper.report.build_report`:
-        the paper's model beside ridge) on the first map, with the same quick setting and
+        the paper's model beside ridge, and the ``models`` when given) on the first map, with the same quick setting and
         ``n_null`` surrogates per family (when 0: :data:`REPORT_N_NULL`, or the quick default).
     on_more_fits : callable, optional
         Called with the number of the evaluation table's fits of each map before they start:
@@ -270,7 +282,10 @@ def reproduce(cfg: Mapping[str, Any], out: str | Path, targets: list[str] | None
     started = provenance.now()
     targets = preflight_targets(targets or [f"enigma:{k}" for k in ENIGMA_MAPS])
     config_mod.refuse_model_override(cfg, "xscale reproduce")
+    given_models = bool(models)
     models = [config_mod.preset_name(m) for m in models] if models else config_mod.default_models()
+    # the report shows the paper's model and ridge, and the models asked for by name
+    report_models = list(dict.fromkeys(["gnn-vae", *models, "ridge"])) if given_models else None
     configs = {m: config_mod.resolve(config_mod.with_preset(cfg, m)) for m in models}
     for m in models:
         check_compatible(config_mod.model_spec(configs[m]))
@@ -282,10 +297,11 @@ def reproduce(cfg: Mapping[str, Any], out: str | Path, targets: list[str] | None
             for m in models:
                 if on_run:
                     on_run(m, t)
-                run_dir = stage / "runs" / m / target_slug(t)
+                run_dir = stage / "runs" / config_mod.model_slug(m) / target_slug(t)
                 metrics, h = _run({**configs[m], "target": t}, run_dir, started, on_fit)
                 hashes.update(h)
-                shutil.copyfile(run_dir / "prediction.png", stage / "figures" / f"{m}-{target_slug(t)}.png")
+                shutil.copyfile(run_dir / "prediction.png",
+                                stage / "figures" / f"{config_mod.model_slug(m)}-{target_slug(t)}.png")
                 rows.append({"target": t, "disorder": describe_target(t), "model": m,
                              "n_regions": metrics["n_regions_scored"],
                              "in_sample_r2": metrics["in_sample"]["r2"], "in_sample_r": metrics["in_sample"]["r"],
@@ -299,8 +315,7 @@ def reproduce(cfg: Mapping[str, Any], out: str | Path, targets: list[str] | None
         md = ("# xscale reproduce\n\n" + (f"**{QUICK_BANNER}**\n\n" if quick else "") +
               "In-sample numbers are goodness of fit (the paper's protocol), not predictions. Out-of-sample "
               f"numbers come from spatially blocked {folds}-fold CV with homologous regions held out together. "
-              "Models: " + "; ".join(f"{m} = {c['model']['encoder']}/{c['model']['prior']}/{c['model']['decoder']}/"
-                                      f"{c['model']['backend']}" for m, c in configs.items()) + ".\n\n" +
+              "Models: " + "; ".join(_model_note(m, c["model"]) for m, c in configs.items()) + ".\n\n" +
               results_table(rows) +
               f"\nPaper (in-sample, {PAPER['target']}): R^2 = {PAPER['r2']}, r = {PAPER['r']}.\n\n" +
               (adni_run.claims_markdown(adni_result["claims"]) if adni_result else
@@ -319,7 +334,7 @@ def reproduce(cfg: Mapping[str, Any], out: str | Path, targets: list[str] | None
         if report:
             from xscale.paper.report import build_report  # notebooks need the optional 'paper' extra
 
-            built = build_report(stage / "report", quick=quick, target=targets[0],
+            built = build_report(stage / "report", quick=quick, target=targets[0], models=report_models or "gnn-vae,ridge",
                                  seed=next(iter(configs.values()))["seed"], n_null=n_null or (None if quick else REPORT_N_NULL))
             result["report"] = {"path": "report/report.html", "timings_s": built.get("timings_s")}
         write_text_atomic(stage / "results.md", md)

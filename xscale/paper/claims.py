@@ -233,11 +233,11 @@ def _adni_run(spec: str, model: str) -> Run | None:
         return None
     if (p / "metrics.json").is_file():
         return load_run(p)
-    found = [d for d in sorted((p / "runs" / model).glob("*")) if (d / "metrics.json").is_file()]
+    found = [d for d in sorted((p / "runs" / config_mod.model_slug(model)).glob("*")) if (d / "metrics.json").is_file()]
     found = [d for d in found if not str(load_run(d).config.get("target", "")).startswith("enigma:")]
     if len(found) != 1:
         raise DataFormatError(f"{p}: expected a run directory (metrics.json) or one non-ENIGMA run under "
-                              f"runs/{model}/; found {len(found)}")
+                              f"runs/{config_mod.model_slug(model)}/; found {len(found)}")
     return load_run(found[0])
 
 

@@ -98,8 +98,8 @@ def load_run(path: str | Path) -> Run:
 
 
 def run_path(root: str | Path, model: str, target: str, seed: int, quick: bool) -> Path:
-    """``<root>/<model>/<map>-seed<seed>[-quick]``."""
-    return Path(root) / model / f"{pipeline.target_slug(target)}-seed{seed}{'-quick' if quick else ''}"
+    """``<root>/<model>/<map>-seed<seed>[-quick]`` (``<model>``: :func:`xscale.config.model_slug`)."""
+    return Path(root) / config_mod.model_slug(model) / f"{pipeline.target_slug(target)}-seed{seed}{'-quick' if quick else ''}"
 
 
 def ensure_run(params: PaperParams, model: str, seed: int | None = None, root: str | Path | None = None) -> Run:
@@ -112,7 +112,7 @@ def ensure_run(params: PaperParams, model: str, seed: int | None = None, root: s
     ----------
     params : PaperParams
     model : str
-        Preset name.
+        Preset name, or a plugin combination ``encoder/prior/decoder/backend``.
     seed : int, optional
         Default ``params.seed``.
     root : path, optional
@@ -189,12 +189,12 @@ def ensure_nulls(params: PaperParams, run: Run, scheme: str, family: str) -> Nul
         On an unknown null family.
     """
     model = run.model
-    if model not in config_mod.PRESETS:
-        raise ConfigError(f"{run.path}: nulls need a run made with a model preset ({', '.join(config_mod.PRESETS)}); "
-                          f"this one is {model}")
+    if model not in config_mod.PRESETS and None in run.config.get("model", {}).values():
+        raise ConfigError(f"{run.path}: nulls refit the run's model, named by a preset ({', '.join(config_mod.PRESETS)}) "
+                          f"or by four plugins; this run has neither ({model})")
     cfg = config_mod.resolve(params.config(model, run.config.get("seed", params.seed)))
     slug = pipeline.target_slug(cfg["target"])
-    path = (Path(params.out) / "nulls" / model /
+    path = (Path(params.out) / "nulls" / config_mod.model_slug(model) /
             f"{slug}-{scheme}-{family}-n{params.n_null}-seed{cfg['seed']}{'-quick' if cfg['quick'] else ''}.json")
     key: dict[str, Any] = {"config": config_mod.dumps(cfg), "scheme": scheme, "family": family, "n": params.n_null}
     if path.is_file():

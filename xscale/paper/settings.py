@@ -40,8 +40,9 @@ class PaperParams:
         ``region,value``, e.g. a map derived from ADNI), or a run directory written by
         ``xscale fit`` (its ``config.json`` names the target and its results are used as they are).
     models : tuple of str
-        Model presets (:data:`xscale.config.PRESETS`); the first one with a latent space
-        (``gnn-vae``, ``gp-svi``) is drawn in Fig 4.
+        Model presets (:data:`xscale.config.PRESETS`) or plugin combinations
+        ``encoder/prior/decoder/backend`` (:func:`xscale.config.combination`); the first one
+        with a latent space (``gnn-vae``, ``gp-svi``, a combination with an encoder) is drawn in Fig 4.
     seed : int
         Seeds every fit, the fold layout, the nulls and t-SNE.
     folds : int
@@ -75,14 +76,12 @@ class PaperParams:
         Raises
         ------
         ConfigError
-            On an unknown model preset or null family, no model, or a negative ``n_null``.
+            On an unknown model preset, a malformed combination, an unknown null family, no
+            model, or a negative ``n_null``.
         """
-        mlist = _split(models)
+        mlist = tuple(config_mod.preset_name(m) for m in _split(models))  # aliases resolved, combinations checked
         if not mlist:
             raise ConfigError("models: expected at least one model preset, e.g. 'gnn-vae,ridge'")
-        unknown = [m for m in mlist if m not in config_mod.PRESETS]
-        if unknown:
-            raise ConfigError(f"models: unknown preset(s) {unknown}; available: {', '.join(config_mod.PRESETS)}")
         n = N_NULL[bool(quick)] if n_null is None else int(n_null)
         if n < 0:
             raise ConfigError(f"n_null={n_null!r}; expected a non-negative integer")
@@ -144,7 +143,7 @@ class PaperParams:
         Raises
         ------
         ConfigError
-            On an unknown preset.
+            On an unknown preset or a malformed combination.
         """
         return config_mod.build(None, (), self.quick, model, target=self.target_spec,
                                 seed=self.seed if seed is None else seed, folds=self.folds)
@@ -158,7 +157,7 @@ class PaperParams:
             If every model is a baseline (ridge, PLS, ...): Fig 4 needs latent programs.
         """
         for m in self.models:
-            if config_mod.PRESETS[m]["model"]["encoder"] is not None:
+            if config_mod.model_section(m)["encoder"] is not None:
                 return m
         raise ConfigError(f"models {list(self.models)}: Fig 4 needs a latent-variable model (gnn-vae or gp-svi)")
 
