@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from rich.console import Console
 
-from xscale.progress import FROM_CACHE, Progress
+from xscale.progress import FROM_CACHE, Progress, TimeLeftColumn
 
 
 def _run(terminal: bool, every: float) -> str:
@@ -41,3 +42,48 @@ def test_work_read_back_from_a_cache_is_not_in_the_rate():
     assert lines[0].startswith("evaluate: 1 of 10 (10.0%), 1 from cache, 0:00:00 elapsed")
     assert "left" not in lines[5], "no rate yet: everything so far came from the cache"
     assert lines[6].startswith("evaluate: 7 of 10 (70.0%), 6 from cache, 0:00:00 elapsed, about 0:00:00 left")
+
+
+class _Clock:
+    """A clock the test moves by hand (``Progress(get_time=...)``)."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_time_left_follows_the_recent_rate_when_work_slows_down():
+    """1,200 fits at 1 per second, then 60 at 0.1 per second (a slower model, or a busy machine):
+    the estimate uses the last 10 minutes' rate (1,740 fits left at 0.1/s = 4:50:00). A whole-run
+    average (1,260 fits in 1,800 s) would say 0:41:26."""
+    out, clock = io.StringIO(), _Clock()
+    with Progress(TimeLeftColumn(), console=Console(file=out, force_terminal=False, width=100), every=0,
+                  window=600, get_time=clock, auto_refresh=False) as bar:
+        task = bar.add_task("evaluate", total=3000)
+        for _ in range(1200):
+            clock.now += 1.0
+            bar.advance(task)
+        assert bar.time_left(task) == pytest.approx(1800.0)
+        for _ in range(60):
+            clock.now += 10.0
+            bar.advance(task)
+        assert bar.time_left(task) == pytest.approx(17400.0)
+        assert str(bar.columns[0].render(bar.tasks[0])) == "about 4:50:00 left"
+        clock.now += 60.0  # a minute without a fit: the rate falls, the estimate grows
+        assert bar.time_left(task) == pytest.approx(1740 / (60 / 660))
+    lines = [x for x in out.getvalue().splitlines() if x.startswith("evaluate: ")]
+    assert lines[-1] == "evaluate: 1,260 of 3,000 (42.0%), 0:30:00 elapsed, about 4:50:00 left"
+
+
+def test_no_estimate_before_a_fit_is_computed_or_without_a_total():
+    clock = _Clock()
+    with Progress(TimeLeftColumn(), console=Console(file=io.StringIO(), force_terminal=False), every=0,
+                  get_time=clock, auto_refresh=False) as bar:
+        sized, unsized = bar.add_task("a", total=10), bar.add_task("b", total=None)
+        assert bar.time_left(sized) is None and str(bar.columns[0].render(bar.tasks[0])) == "-:--:--"
+        clock.now += 5.0
+        bar.advance(sized, cached=True)
+        bar.advance(unsized)
+        assert bar.time_left(sized) is None and bar.time_left(unsized) is None

@@ -10,13 +10,13 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from xscale import registry
 from xscale.errors import XscaleError
 from xscale.evaluate import BATCH_SIZE
-from xscale.progress import Progress
+from xscale.progress import Progress, TimeLeftColumn
 
 console = Console(stderr=True)
 stdout = Console(width=None if sys.stdout.isatty() else 120)  # tables stay readable in logs
@@ -168,11 +168,10 @@ def _cfg(config_file, sets, quick, preset=None, **kw):
 
 
 def _progress() -> Progress:
-    # remaining time: extrapolated from the fits so far (models differ in cost: a rough guide);
-    # without a terminal (a log file) a plain progress line every minute instead of the bar
+    # time left: the work left at the rate of the last 10 minutes (Progress.time_left), in the bar
+    # and, without a terminal (a log file), in a plain progress line every minute instead of the bar
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(),
-                    console=console, transient=False)
+                    TimeLeftColumn(), console=console, transient=False)
 
 
 def _refuse_existing(out: str, overwrite: bool) -> None:

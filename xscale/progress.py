@@ -2,16 +2,18 @@
 
 A null-model evaluation can run for hours, often with its output sent to a file (``nohup``, a
 batch scheduler); rich draws no bar there, so :class:`Progress` then prints one line per task every
-``every`` seconds instead.
+``every`` seconds instead. Bar and lines give the same estimate of the time left
+(:meth:`Progress.time_left`).
 """
 
 from __future__ import annotations
 
-import time
+from collections import deque
 from datetime import timedelta
 from typing import Callable
 
 import rich.progress
+from rich.text import Text
 
 #: Label an ``on_fit`` callback gets for a fit whose result was read back from a cache, not computed.
 FROM_CACHE = "from cache"
@@ -21,28 +23,50 @@ def _duration(seconds: float) -> str:
     return str(timedelta(seconds=int(round(seconds))))
 
 
+class TimeLeftColumn(rich.progress.ProgressColumn):
+    """The bar's ``about 0:12:34 left``: :meth:`Progress.time_left` of the task (``-:--:--`` before
+    a rate is known). Only in a :class:`Progress`, which connects it."""
+
+    progress: "Progress | None" = None
+
+    def render(self, task: rich.progress.Task) -> Text:
+        left = self.progress.time_left(task.id) if self.progress is not None else None
+        return Text("-:--:--" if left is None else f"about {_duration(left)} left", style="progress.remaining")
+
+
 class Progress(rich.progress.Progress):
     """:class:`rich.progress.Progress` that, on a console that is not a terminal, prints
     ``<description>: <done> of <total> (<percent>), <elapsed> elapsed, about <remaining> left``
     at most every ``every`` seconds.
 
-    The remaining time is extrapolated from the average so far over the work done in this run:
-    units advanced with ``cached=True`` (results read back from a cache when an interrupted run
-    resumes) count as done but not in the rate, and the line says how many there were.
+    The time left is the work left at the rate of the last ``window`` seconds (since the task
+    started, in a younger run). A whole-run average would be badly optimistic when the rate
+    falls: an evaluation's models differ in cost (a batch of GNN refits against a ridge fit), and a
+    neighbour's job can halve a shared machine's speed midway. Units advanced with
+    ``cached=True`` (results read back from a cache when an interrupted run resumes) count as
+    done but not in the rate, and the line says how many there were.
 
     Parameters
     ----------
     *columns, **kwargs
-        As for :class:`rich.progress.Progress`.
+        As for :class:`rich.progress.Progress` (``get_time`` is its clock); a
+        :class:`TimeLeftColumn` among the columns shows :meth:`time_left`.
     every : float
         Seconds between log lines.
+    window : float
+        Seconds of recent work the rate is measured over.
     """
 
-    def __init__(self, *columns, every: float = 60.0, **kwargs):
+    def __init__(self, *columns, every: float = 60.0, window: float = 600.0, **kwargs):
         super().__init__(*columns, **kwargs)
-        self.every = every
-        self._last_line = time.monotonic()
+        self.every, self.window = every, window
+        self._last_line = self.get_time()
         self._cached: dict[rich.progress.TaskID, float] = {}
+        # per task: (time, units computed so far) at each advance; the first is the window's start
+        self._marks: dict[rich.progress.TaskID, deque[tuple[float, float]]] = {}
+        for column in self.columns:
+            if isinstance(column, TimeLeftColumn):
+                column.progress = self
 
     def callback(self, task_id: rich.progress.TaskID) -> Callable[[str], None]:
         """An ``on_fit(label)`` callback: advance ``task_id`` by one, as cached if ``label`` is :data:`FROM_CACHE`."""
@@ -52,15 +76,32 @@ class Progress(rich.progress.Progress):
         """Units of ``task_id`` advanced with ``cached=True`` so far."""
         return self._cached.get(task_id, 0)
 
+    def time_left(self, task_id: rich.progress.TaskID) -> float | None:
+        """Seconds until ``task_id`` is complete at the rate of the last :attr:`window` seconds
+        of computed (not cached) units; None without a total or before any unit was computed."""
+        task, marks = self._tasks[task_id], self._marks.get(task_id)
+        if not task.total or not marks or marks[-1][1] == marks[0][1]:
+            return None
+        (t0, c0), now = marks[0], self.get_time()
+        rate = (marks[-1][1] - c0) / max(now - t0, 1e-9)
+        return max(task.total - task.completed, 0.0) / rate
+
     def advance(self, task_id: rich.progress.TaskID, advance: float = 1, *, cached: bool = False) -> None:
         """Advance ``task_id`` by ``advance`` units; ``cached``: they were read back, not computed."""
         super().advance(task_id, advance)
+        now = self.get_time()
         if cached:
             self._cached[task_id] = self._cached.get(task_id, 0) + advance
-        if self.console.is_terminal or time.monotonic() - self._last_line < self.every:
+        else:
+            start = self._tasks[task_id].start_time
+            marks = self._marks.setdefault(task_id, deque([(now if start is None else start, 0.0)]))
+            marks.append((now, marks[-1][1] + advance))
+            while len(marks) > 2 and marks[1][0] <= now - self.window:  # keep the newest mark older than the window
+                marks.popleft()
+        if self.console.is_terminal or now - self._last_line < self.every:
             return
-        self._last_line = time.monotonic()
-        task = next(t for t in self.tasks if t.id == task_id)
+        self._last_line = now
+        task = self._tasks[task_id]
         done, total, elapsed = task.completed, task.total, task.elapsed or 0.0
         line = f"{task.description}: {done:,.0f}"
         if total:
@@ -69,6 +110,7 @@ class Progress(rich.progress.Progress):
         if cached:
             line += f", {cached:,.0f} from cache"
         line += f", {_duration(elapsed)} elapsed"
-        if total and done > cached:
-            line += f", about {_duration(elapsed * (total - done) / (done - cached))} left"
+        left = self.time_left(task_id)
+        if left is not None:
+            line += f", about {_duration(left)} left"
         self.console.print(line)
