@@ -143,6 +143,7 @@ def test_reproduce_two_maps(tmp_path):
     assert "| enigma:scz | schizophrenia | gnn-vae |" in md
     assert "| enigma:asd | autism spectrum disorder | gnn-vae | 66 |" in md
     assert "blocked-CV R^2" in md and "ADNI" in md and "adni.loni.usc.edu" in md
+    assert "with spatial-null p-values: see evaluation.md" in md and "No null p-values" not in md
     assert "QUICK SMOKE-TEST SETTINGS" in md
     result = json.loads((out / "results.json").read_text())
     assert [r["target"] for r in result["rows"]] == ["enigma:scz", "enigma:asd"] and result["quick"] is True
@@ -237,6 +238,8 @@ def test_reproduce_builds_the_paper_report_inside_its_output(tmp_path, monkeypat
     # the report: the paper's model and ridge, and those named by --models
     assert calls == [{"quick": True, "target": "enigma:bd", "models": ["gnn-vae", "ridge"], "seed": 0, "n_null": None}]
     assert (out / "report" / "report.html").read_text() == "report"
+    assert f"report: {out / 'report' / 'report.html'}" in res.output and "baselines: " in res.output
+    assert "No null p-values: `--n-null N` adds" in (out / "results.md").read_text()
     result = json.loads((out / "results.json").read_text())
     assert result["report"]["path"] == "report/report.html"
     # without --n-null only the baselines not already reproduced are fitted, without p-values

@@ -377,3 +377,25 @@ def test_paper_models_may_be_plugin_combinations(tmp_path):
     for bad, message in (("gnn/laplacian/adam", "four plugin names"), ("gnn-vea", "Did you mean 'gnn-vae'")):
         with pytest.raises(ConfigError, match=message):
             PaperParams.from_notebook(models=bad)
+
+
+def test_nulls_refuse_a_given_run_made_with_other_settings(tmp_path):
+    """A run directory given as the target keeps its own numbers; its spatial nulls refit the model
+    with the build's settings, so a run made with other settings would be tested against another
+    model's null distribution: refused, naming the setting."""
+    from xscale import config, pipeline
+    from xscale.errors import ConfigError
+    from xscale.paper.runs import ensure_nulls
+    from xscale.paper.settings import PaperParams
+
+    run_dir = tmp_path / "run"
+    pipeline.fit(config.build(sets=["backend.inner_folds=3"], quick=True, preset="ridge", target="enigma:bd"), run_dir)
+    params = PaperParams.from_notebook(quick=True, target=str(run_dir), models="ridge", n_null=2, out=str(tmp_path / "b"))
+    run = ensure_run(params, "ridge")
+    assert run.path == run_dir, "the given run is used as it is"
+    with pytest.raises(ConfigError, match=r"backend\.inner_folds=3 \(refits use: 5\)"):
+        ensure_nulls(params, run, "in-sample", "spin-vasa")
+    same = tmp_path / "same"
+    pipeline.fit(config.build(quick=True, preset="ridge", target="enigma:bd"), same)
+    given = PaperParams.from_notebook(quick=True, target=str(same), models="ridge", n_null=2, out=str(tmp_path / "c"))
+    assert len(ensure_nulls(given, ensure_run(given, "ridge"), "in-sample", "spin-vasa").null_r) == 2

@@ -56,11 +56,11 @@ class _Clock:
 
 def test_time_left_follows_the_recent_rate_when_work_slows_down():
     """1,200 fits at 1 per second, then 60 at 0.1 per second (a slower model, or a busy machine):
-    the estimate uses the last 10 minutes' rate (1,740 fits left at 0.1/s = 4:50:00). A whole-run
-    average (1,260 fits in 1,800 s) would say 0:41:26."""
+    the estimate uses the recent rate (the last quarter of the run, 450 s here: 1,740 fits left at
+    0.1/s = 4:50:00). A whole-run average (1,260 fits in 1,800 s) would say 0:41:26."""
     out, clock = io.StringIO(), _Clock()
     with Progress(TimeLeftColumn(), console=Console(file=out, force_terminal=False, width=100), every=0,
-                  window=600, get_time=clock, auto_refresh=False) as bar:
+                  get_time=clock, auto_refresh=False) as bar:
         task = bar.add_task("evaluate", total=3000)
         for _ in range(1200):
             clock.now += 1.0
@@ -71,10 +71,25 @@ def test_time_left_follows_the_recent_rate_when_work_slows_down():
             bar.advance(task)
         assert bar.time_left(task) == pytest.approx(17400.0)
         assert str(bar.columns[0].render(bar.tasks[0])) == "about 4:50:00 left"
-        clock.now += 60.0  # a minute without a fit: the rate falls, the estimate grows
-        assert bar.time_left(task) == pytest.approx(1740 / (60 / 660))
+        clock.now += 60.0  # a minute without a fit: the rate falls (41 fits since 1,390 s), the estimate grows
+        assert bar.time_left(task) == pytest.approx(1740 * 470 / 41)
+        assert len(bar._marks[task]) <= 50, "only the marks of the recent stretch are kept"
     lines = [x for x in out.getvalue().splitlines() if x.startswith("evaluate: ")]
     assert lines[-1] == "evaluate: 1,260 of 3,000 (42.0%), 0:30:00 elapsed, about 4:50:00 left"
+
+
+def test_a_batch_that_ends_at_once_is_one_mark_and_a_long_run_looks_back_ten_minutes():
+    clock = _Clock()
+    with Progress(console=Console(file=io.StringIO(), force_terminal=False), every=3600, get_time=clock,
+                  auto_refresh=False) as bar:
+        task = bar.add_task("evaluate", total=100_000)
+        for _ in range(250):  # a batch of 128 fits every 20 s for 4,000 s, then one fit every 20 s for 1,000 s
+            clock.now += 20.0
+            for _ in range(128 if clock.now <= 4000 else 1):
+                bar.advance(task)
+        assert len(bar._marks[task]) <= 32, "one mark per batch, those of the last 600 s (and one before)"
+        # the last 600 s (a quarter of the run would be 1,250 s): 30 fits, 1 per 20 s
+        assert bar.time_left(task) == pytest.approx((100_000 - 25_650) * 20.0)
 
 
 def test_no_estimate_before_a_fit_is_computed_or_without_a_total():

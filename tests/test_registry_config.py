@@ -94,3 +94,10 @@ def test_model_section_and_slug_of_presets_aliases_and_combinations():
         ("gnn-vae", "gnn+laplacian+mlp+adam")
     with pytest.raises(ConfigError, match="unknown model preset"):
         config.model_section("gnn-vea")
+
+
+def test_a_combination_may_be_given_in_its_folder_form():
+    assert config.combination("gnn+laplacian+mlp+adam") == config.combination("gnn/laplacian/mlp/adam")
+    assert config.preset_name("gnn+laplacian+mlp+adam") == "gnn/laplacian/mlp/adam"
+    with pytest.raises(ConfigError, match="four plugin names"):
+        config.combination("gnn+mlp")

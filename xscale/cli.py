@@ -168,7 +168,7 @@ def _cfg(config_file, sets, quick, preset=None, **kw):
 
 
 def _progress() -> Progress:
-    # time left: the work left at the rate of the last 10 minutes (Progress.time_left), in the bar
+    # time left: the work left at the recent rate (Progress.time_left), in the bar
     # and, without a terminal (a log file), in a plain progress line every minute instead of the bar
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     TimeLeftColumn(), console=console, transient=False)
@@ -310,6 +310,10 @@ def reproduce_cmd(out, targets, models, overwrite, adni, adni_config, n_null, ev
                  "the out-of-sample estimate.")
     stdout.print(result["adni_note"], markup=False)  # file keys in [brackets] are text, not rich markup
     stdout.print(f"results: {Path(out) / 'results.md'}")
+    if "evaluation" in result:
+        stdout.print(f"baselines{' and null p-values' if n_null else ''}: {Path(out) / 'evaluation.md'}")
+    if "report" in result:
+        stdout.print(f"report: {Path(out) / result['report']['path']}")
 
 
 @main.command("evaluate")
@@ -360,13 +364,13 @@ def evaluate_cmd(target, models, schemes, nulls, n_null, out, overwrite, batch_s
     split = lambda v: [x.strip() for x in v.split(",") if x.strip()]  # noqa: E731
 
     def planned(n: int) -> None:  # before the first fit: the size of the job, so a long one is seen at once
-        bar.update(task, total=n)
+        bar.update(task, total=n, visible=True)
         bar.console.print(f"evaluate: {n:,} fit{'' if n == 1 else 's'} planned (every model x CV scheme x fold, "
                           f"on the real map and {n_null:,} null maps per family); the time left appears once fits "
                           "finish")
 
     with _progress() as bar:
-        task = bar.add_task("evaluate", total=None)
+        task = bar.add_task("evaluate", total=None, visible=False)  # shown once the inputs are checked
         result = study.run_study(cfg, out, split(models), split(schemes), split(nulls), n_null, on_total=planned,
                                  on_fit=bar.callback(task), batch_size=batch_size, executor=executor,
                                  scheduler=scheduler, overwrite=overwrite)

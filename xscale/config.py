@@ -84,14 +84,18 @@ def combination(name: str) -> dict[str, str] | None:
     any installed plugins (one's own decoder, say) are validated the same way as the paper's
     models: e.g. ``gnn/laplacian/quadratic/adam``.
 
+    The directory name :func:`model_slug` gives a combination, ``gnn+laplacian+mlp+adam``, is
+    read the same way.
+
     Raises
     ------
     ConfigError
-        If a name with ``/`` does not have four non-empty parts.
+        If a name with ``/`` (or ``+``) does not have four non-empty parts.
     """
-    if "/" not in name:
+    sep = "/" if "/" in name else "+" if "+" in name else None
+    if sep is None:
         return None
-    parts = [p.strip() for p in name.split("/")]
+    parts = [p.strip() for p in name.split(sep)]
     if len(parts) != len(COMPONENT_KINDS) or not all(parts):
         raise ConfigError(f"model {name!r}: a combination is named encoder/prior/decoder/backend, four plugin names "
                           "(see `xscale plugins`), e.g. gnn/laplacian/mlp/adam")

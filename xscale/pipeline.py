@@ -241,7 +241,8 @@ def reproduce(cfg: Mapping[str, Any], out: str | Path, targets: list[str] | None
         default: :func:`xscale.config.default_models`.
     overwrite : bool
     on_run : callable, optional
-        Called with (model, target) before each run.
+        Called with (model, target) before each run, and with ("evaluation table", targets) and
+        ("paper report (notebooks)", target) before those.
     on_fit : callable, optional
         Called after each fit.
     adni : sequence of path, optional
@@ -325,15 +326,22 @@ def reproduce(cfg: Mapping[str, Any], out: str | Path, targets: list[str] | None
                   "configs": configs,
                   "provenance": provenance.collect(next(iter(configs.values()))["seed"], hashes, started)}
         if evaluation:
+            if on_run:
+                on_run("evaluation table", ", ".join(targets))
             cfg_eval = next(iter(configs.values()))
             result["evaluation"], table = evaluate_maps(
                 {**cfg, "seed": cfg_eval["seed"]}, stage / "evaluation", targets, models, n_null, target_slug,
                 on_fit=on_fit, on_more_fits=on_more_fits)
             write_text_atomic(stage / "evaluation.md", table)
-            md += "\nModels beside baselines, with spatial-null p-values: see evaluation.md.\n"
+            md += ("\nModels beside baselines, with spatial-null p-values: see evaluation.md.\n" if n_null else
+                   "\nBaselines (ridge, PLS1, PCR, spatial-only GP) on the same maps, in-sample and blocked CV: see "
+                   "evaluation.md. No null p-values: `--n-null N` adds spin-test, brainsmash and random gene-set "
+                   "p-values of every model.\n")
         if report:
             from xscale.paper.report import build_report  # notebooks need the optional 'paper' extra
 
+            if on_run:
+                on_run("paper report (notebooks)", targets[0])
             built = build_report(stage / "report", quick=quick, target=targets[0], models=report_models or "gnn-vae,ridge",
                                  seed=next(iter(configs.values()))["seed"], n_null=n_null or (None if quick else REPORT_N_NULL))
             result["report"] = {"path": "report/report.html", "timings_s": built.get("timings_s")}

@@ -39,12 +39,12 @@ class Progress(rich.progress.Progress):
     ``<description>: <done> of <total> (<percent>), <elapsed> elapsed, about <remaining> left``
     at most every ``every`` seconds.
 
-    The time left is the work left at the rate of the last ``window`` seconds (since the task
-    started, in a younger run). A whole-run average would be badly optimistic when the rate
-    falls: an evaluation's models differ in cost (a batch of GNN refits against a ridge fit), and a
-    neighbour's job can halve a shared machine's speed midway. Units advanced with
-    ``cached=True`` (results read back from a cache when an interrupted run resumes) count as
-    done but not in the rate, and the line says how many there were.
+    The time left is the work left at the rate of the recent past: the last quarter of the time
+    since the task started, at least ``min_window`` and at most ``window`` seconds. A whole-run
+    average is badly optimistic when the rate falls: an evaluation's models differ in cost (a batch
+    of GNN refits against a ridge fit), and a neighbour's job can halve a shared machine's speed
+    midway. Units advanced with ``cached=True`` (results read back from a cache when an
+    interrupted run resumes) count as done but not in the rate, and the line says how many there were.
 
     Parameters
     ----------
@@ -53,17 +53,19 @@ class Progress(rich.progress.Progress):
         :class:`TimeLeftColumn` among the columns shows :meth:`time_left`.
     every : float
         Seconds between log lines.
-    window : float
-        Seconds of recent work the rate is measured over.
+    window, min_window : float
+        Longest and shortest stretch of recent time (s) the rate is measured over.
     """
 
-    def __init__(self, *columns, every: float = 60.0, window: float = 600.0, **kwargs):
+    def __init__(self, *columns, every: float = 60.0, window: float = 600.0, min_window: float = 60.0, **kwargs):
         super().__init__(*columns, **kwargs)
-        self.every, self.window = every, window
+        self.every, self.window, self.min_window = every, window, min_window
         self._last_line = self.get_time()
         self._cached: dict[rich.progress.TaskID, float] = {}
-        # per task: (time, units computed so far) at each advance; the first is the window's start
+        # per task: (time, units computed so far), at most one a second, from the newest before the
+        # stretch the rate is measured over; and when the task started
         self._marks: dict[rich.progress.TaskID, deque[tuple[float, float]]] = {}
+        self._started: dict[rich.progress.TaskID, float] = {}
         for column in self.columns:
             if isinstance(column, TimeLeftColumn):
                 column.progress = self
@@ -76,13 +78,20 @@ class Progress(rich.progress.Progress):
         """Units of ``task_id`` advanced with ``cached=True`` so far."""
         return self._cached.get(task_id, 0)
 
+    def _since(self, task_id: rich.progress.TaskID, now: float) -> float:
+        """Start of the stretch the rate is measured over (it only ever moves forward)."""
+        return now - min(max(0.25 * (now - self._started[task_id]), self.min_window), self.window)
+
     def time_left(self, task_id: rich.progress.TaskID) -> float | None:
-        """Seconds until ``task_id`` is complete at the rate of the last :attr:`window` seconds
-        of computed (not cached) units; None without a total or before any unit was computed."""
-        task, marks = self._tasks[task_id], self._marks.get(task_id)
-        if not task.total or not marks or marks[-1][1] == marks[0][1]:
+        """Seconds until ``task_id`` is complete at the recent rate of computed (not cached) units
+        (see the class); None without a total or before any unit was computed."""
+        task, marks, now = self._tasks[task_id], self._marks.get(task_id), self.get_time()
+        if not task.total or not marks or marks[-1][1] == 0:
             return None
-        (t0, c0), now = marks[0], self.get_time()
+        since = self._since(task_id, now)
+        t0, c0 = next((m for m in reversed(marks) if m[0] <= since), marks[0])  # newest mark before the stretch
+        if marks[-1][1] == c0:
+            return None
         rate = (marks[-1][1] - c0) / max(now - t0, 1e-9)
         return max(task.total - task.completed, 0.0) / rate
 
@@ -93,10 +102,17 @@ class Progress(rich.progress.Progress):
         if cached:
             self._cached[task_id] = self._cached.get(task_id, 0) + advance
         else:
-            start = self._tasks[task_id].start_time
-            marks = self._marks.setdefault(task_id, deque([(now if start is None else start, 0.0)]))
-            marks.append((now, marks[-1][1] + advance))
-            while len(marks) > 2 and marks[1][0] <= now - self.window:  # keep the newest mark older than the window
+            if task_id not in self._marks:
+                start = self._tasks[task_id].start_time
+                self._started[task_id] = now if start is None else start
+                self._marks[task_id] = deque([(self._started[task_id], 0.0)])
+            marks = self._marks[task_id]
+            if len(marks) > 1 and now - marks[-1][0] < 1.0:  # at most a mark a second (a batch ends at once)
+                marks[-1] = (marks[-1][0], marks[-1][1] + advance)
+            else:
+                marks.append((now, marks[-1][1] + advance))
+            since = self._since(task_id, now)
+            while len(marks) > 2 and marks[1][0] <= since:  # keep the newest mark before the stretch
                 marks.popleft()
         if self.console.is_terminal or now - self._last_line < self.every:
             return

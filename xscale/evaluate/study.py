@@ -48,8 +48,8 @@ ALL_NULLS = (*NULLS, GENESET)
 
 
 def expand(names: list[str], aliases: Mapping[str, Any], valid: tuple[str, ...] | list[str], what: str,
-           allow_empty: bool = False) -> list[str]:
-    """Resolve aliases and check names.
+           allow_empty: bool = False, hint: str = "") -> list[str]:
+    """Resolve aliases and check names (``hint``: appended to the message on an unknown one).
 
     Raises
     ------
@@ -64,7 +64,8 @@ def expand(names: list[str], aliases: Mapping[str, Any], valid: tuple[str, ...] 
         a = aliases.get(n, n)
         for x in (a if isinstance(a, tuple) else (a,)):
             if x not in valid:
-                raise config_mod.ConfigError(f"unknown {what} {n!r}; expected one of {sorted(set(valid) | set(aliases))}")
+                raise config_mod.ConfigError(f"unknown {what} {n!r}; expected one of {sorted(set(valid) | set(aliases))}"
+                                             + hint)
             if x not in out:
                 out.append(x)
     return out
@@ -205,7 +206,9 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
     """
     config_mod.refuse_model_override(cfg, "xscale evaluate")
     models = [config_mod.preset_name(m) if config_mod.combination(m) else m for m in models]
-    models = expand(models, MODEL_ALIASES, [*config_mod.PRESETS, *filter(config_mod.combination, models)], "model")
+    models = expand(models, MODEL_ALIASES, [*config_mod.PRESETS, *filter(config_mod.combination, models)], "model",
+                    hint=", or installed plugins named encoder/prior/decoder/backend (see `xscale plugins`), "
+                         "e.g. gnn/laplacian/mlp/adam")
     schemes = expand(schemes, {}, SCHEMES, "CV scheme")
     nulls = expand(nulls, NULL_ALIASES, ALL_NULLS, "null family", allow_empty=True)
     configs = {m: config_mod.resolve(config_mod.with_preset(cfg, m)) for m in models}
