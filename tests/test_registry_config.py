@@ -101,3 +101,14 @@ def test_a_combination_may_be_given_in_its_folder_form():
     assert config.preset_name("gnn+laplacian+mlp+adam") == "gnn/laplacian/mlp/adam"
     with pytest.raises(ConfigError, match="four plugin names"):
         config.combination("gnn+mlp")
+
+
+def test_a_list_is_accepted_for_a_tuple_hyperparameter_and_resolving_is_idempotent():
+    """YAML, JSON and --set have lists, not tuples: config.json read back resolves to the same configuration."""
+    import json
+
+    cfg = config.resolve(config.build(sets=["backend.alphas=[1.0, 10.0]"], preset="ridge"))
+    assert cfg["backend"]["alphas"] == (1.0, 10.0)
+    assert config.resolve(json.loads(config.dumps(cfg))) == cfg
+    with pytest.raises(ConfigError, match="expected tuple"):
+        config.resolve(config.build(sets=["backend.alphas=3"], preset="ridge"))

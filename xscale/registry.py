@@ -126,7 +126,8 @@ def resolve_params(kind: str, name: str, params: Mapping[str, Any] | None) -> di
     ------
     ConfigError
         If ``params`` holds a key the plugin does not accept (the message lists the valid
-        keys), or a value whose type differs from the default's (an int is accepted for a float).
+        keys), or a value whose type differs from the default's (an int is accepted for a float,
+        a list for a tuple).
     """
     cls = load(kind, name)
     defaults = default_params(cls)
@@ -147,6 +148,8 @@ def resolve_params(kind: str, name: str, params: Mapping[str, Any] | None) -> di
         ok = isinstance(value, want) and not (want is not bool and isinstance(value, bool))
         if want is float and isinstance(value, int) and not isinstance(value, bool):
             out[key], ok = float(value), True
+        if want is tuple and isinstance(value, list):  # YAML and JSON (config.json) have lists, not tuples
+            out[key], ok = tuple(value), True
         if not ok:
             raise ConfigError(f"{kind}.{key}={value!r}: expected {want.__name__} (default {default!r})")
     return out

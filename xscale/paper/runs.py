@@ -12,7 +12,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,7 @@ import pandas as pd
 from xscale import config as config_mod
 from xscale import pipeline
 from xscale.data.brain import load_brain_data
-from xscale.errors import ConfigError, DataFormatError
+from xscale.errors import DataFormatError
 from xscale.evaluate.cv import CVResult, scheme_for
 from xscale.evaluate.nulls import NullTest, null_test
 from xscale.interfaces import BrainData
@@ -144,18 +144,6 @@ def ensure_run(params: PaperParams, model: str, seed: int | None = None, root: s
     return load_run(path)
 
 
-def _differences(want: Mapping[str, Any], have: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """``key=value (refits use: other)`` for every nested setting where ``have`` differs from ``want``."""
-    out: list[str] = []
-    for k in sorted(set(want) | set(have)):
-        a, b = want.get(k), have.get(k)
-        if isinstance(a, Mapping) and isinstance(b, Mapping):
-            out += _differences(a, b, f"{prefix}{k}.")
-        elif a != b:
-            out.append(f"{prefix}{k}={b!r} (refits use: {a!r})")
-    return out
-
-
 @dataclass
 class NullDistribution(NullTest):
     """A :class:`~xscale.evaluate.nulls.NullTest` (``family``, ``observed`` r2 and r, ``null_r``,
@@ -200,19 +188,10 @@ def ensure_nulls(params: PaperParams, run: Run, scheme: str, family: str) -> Nul
     ValueError
         On an unknown null family.
     ConfigError
-        If ``run`` (a run directory given as the target) was made with settings other than those
-        the refits use (they would test another model); the message names them.
+        If the run's ``config.json`` is not a configuration this xscale accepts.
     """
     model = run.model
-    if model not in config_mod.PRESETS and None in run.config.get("model", {}).values():
-        raise ConfigError(f"{run.path}: nulls refit the run's model, named by a preset ({', '.join(config_mod.PRESETS)}) "
-                          f"or by four plugins; this run has neither ({model})")
-    cfg = config_mod.resolve(params.config(model, run.config.get("seed", params.seed)))
-    differ = _differences(json.loads(config_mod.dumps(cfg)), run.config)
-    if differ:
-        raise ConfigError(f"{run.path}: this run's settings differ from those the null refits would use, so its "
-                          f"p-values would test another model: {'; '.join(differ)}. Build with the run's settings "
-                          "(e.g. --quick as the run was) or fit the run with the model's defaults")
+    cfg = config_mod.resolve(run.config)  # the run's own settings: the nulls refit the very model that was scored
     slug = pipeline.target_slug(cfg["target"])
     path = (Path(params.out) / "nulls" / config_mod.model_slug(model) /
             f"{slug}-{scheme}-{family}-n{params.n_null}-seed{cfg['seed']}{'-quick' if cfg['quick'] else ''}.json")
