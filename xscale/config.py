@@ -139,6 +139,11 @@ def model_slug(name: str) -> str:
     """The directory name of a model's outputs (``runs/<slug>/``, ``figures/<slug>-<map>.png``):
     a preset's own name, or a combination's parts joined by ``+`` (``gnn/laplacian/mlp/adam`` ->
     ``gnn+laplacian+mlp+adam``), so that a combination is one directory, not four nested ones.
+
+    Raises
+    ------
+    ConfigError
+        If a name with ``/`` or ``+`` does not have four non-empty parts (:func:`combination`).
     """
     combo = combination(name)
     return "+".join(combo.values()) if combo else name
