@@ -76,8 +76,10 @@ def matmul_gflops(n: int | None = None, repeat: int = 10, device: str = "cpu") -
 
 def layer_gflops(batch: int, hidden: int, genes: int, regions: int, repeat: int = 20, device: str = "cpu") -> float:
     """float32 GFLOP/s of the batched first layer's own products at this shape, forward and weight
-    gradient: (B*H, G) @ (G, R) and (B*H, R) @ (R, G). With R = 68 these are skinny products that
-    stream the stacked weights from memory: the ceiling of the batched path, below a square matmul."""
+    gradient, each done for the whole batch at once: (B*H, G) @ (G, R) and (B*H, R) @ (R, G). With
+    R = 68 these skinny products stream the stacked weights (26-52 MB) from memory. The batched
+    path does them chunk by chunk in cache (:mod:`xscale_gnn.update`), which is why its products,
+    and since xscale-gnn 0.2 the whole path, run faster than this."""
     w = torch.randn(batch * hidden, genes, device=device)
     x, g = torch.randn(regions, genes, device=device), torch.randn(batch * hidden, regions, device=device)
 

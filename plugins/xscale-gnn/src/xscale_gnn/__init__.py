@@ -4,4 +4,4 @@
 ``laplacian`` prior (edge smoothness + KL to N(0, I)), ``mlp`` decoder, ``adam`` backend.
 """
 
-__version__ = "0.3.0"
+__version__ = "0.3.1"

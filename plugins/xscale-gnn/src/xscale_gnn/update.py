@@ -89,9 +89,44 @@ class StackedAdam:
         return pre
 
     def subset(self, keep: torch.Tensor) -> "StackedAdam":
-        """The models where ``keep`` (B,) is True, with their moments and step count."""
+        """The models where ``keep`` (B,) is True, with their moments and step count.
+
+        The rows are moved in place (:func:`compact_rows_`): this state is consumed, and the
+        returned one's tensors are views of its memory.
+        """
+        rows = keep.nonzero().squeeze(1).tolist()  # (on the GPU: waits for the queued work, once per drop)
         new = StackedAdam.__new__(StackedAdam)
         new.lr, new.weight_decay, new.steps = self.lr, self.weight_decay, self.steps
-        new.params, new.exp_avg, new.exp_avg_sq = ({k: v[keep] for k, v in d.items()}
+        new.params, new.exp_avg, new.exp_avg_sq = ({k: compact_rows_(v, rows) for k, v in d.items()}
                                                    for d in (self.params, self.exp_avg, self.exp_avg_sq))
         return new
+
+
+def compact_rows_(t: torch.Tensor, rows: list[int]) -> torch.Tensor:
+    """Move the rows ``rows`` (ascending indices along dim 0) of ``t`` to its front, in place.
+
+    Returns ``t[:len(rows)]``, which then holds ``t[rows]``. This is ``t[rows]`` without a new
+    allocation: a fresh 50 MB tensor costs more in page faults (about 7 us per 4 kB page on
+    the CI machine) than the copy itself. Each run of consecutive kept rows moves down by the
+    number of rows dropped before it, in pieces no longer than that shift, so that no piece
+    reads a row that an earlier piece wrote.
+
+    Parameters
+    ----------
+    t : (B, ...) Tensor
+        Contiguous along dim 0 (any device).
+    rows : list of int
+        Strictly ascending, each in ``[0, B)``.
+    """
+    dst, i = 0, 0
+    while i < len(rows):
+        j = i  # rows[i:j + 1] is a run of consecutive rows
+        while j + 1 < len(rows) and rows[j + 1] == rows[j] + 1:
+            j += 1
+        src, length = rows[i], j - i + 1
+        shift = src - dst
+        for a in range(0, length if shift else 0, max(shift, 1)):
+            n = min(shift, length - a)
+            t[dst + a:dst + a + n].copy_(t[src + a:src + a + n])
+        dst, i = dst + length, j + 1
+    return t[:len(rows)]
