@@ -130,9 +130,24 @@ def test_no_null_draws_gives_the_real_scores_only(tmp_path):
     assert "No null p-values in this table." in (out / "results.md").read_text()
 
 
-def test_scheduler_needs_dask(tmp_path):
+def test_scheduler_needs_dask_and_says_so_before_reading_data(tmp_path, monkeypatch):
+    monkeypatch.setattr(study, "load_brain_data", lambda *a, **k: pytest.fail("data was loaded"))
     res = CliRunner().invoke(main, [*ARGS, "--scheduler", "tcp://127.0.0.1:1", "--out", str(tmp_path / "x")])
-    assert res.exit_code == 1 and "--scheduler needs --executor dask" in res.output
+    assert res.exit_code == 2 and "--scheduler needs --executor dask" in res.output, res.output
+    assert "planned" not in res.output
+
+
+def test_an_interrupt_says_how_to_resume(tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):
+        kwargs["on_total"](10)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(study, "run_study", interrupted)
+    out = tmp_path / "ev"
+    res = CliRunner().invoke(main, [*ARGS, "--out", str(out)])
+    assert res.exit_code == 130, res.output  # the shell's status for Ctrl-C
+    assert f"interrupted: every finished batch of null refits is kept in {out / '.cache'}" in " ".join(res.output.split())
+    assert "run the same command again to resume" in " ".join(res.output.split()) and "Aborted!" not in res.output
 
 
 def test_aliases_and_unknown_names():

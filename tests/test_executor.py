@@ -51,3 +51,18 @@ def test_local_cluster_workers_keep_glibc_adaptive_mmap(caplog):
         assert f"{MALLOC_TRIM} set" in caplog.text and "pre-spawn-environ" in caplog.text
     finally:
         cluster.close()
+
+
+def test_dask_logs_follow_the_root_loggers_level():
+    """distributed sets its loggers to INFO on import; a LocalCluster's start and shutdown printed
+    about 35 lines of them into `xscale evaluate --executor dask` (a walkthrough's finding)."""
+    root = logging.getLogger()
+    before = root.level
+    root.setLevel(logging.WARNING)
+    try:
+        dask_ex = DaskExecutor(n_workers=1)
+        dask_ex.close()
+        assert logging.getLogger("distributed").level == logging.WARNING
+        assert logging.getLogger("distributed.scheduler").getEffectiveLevel() >= logging.WARNING
+    finally:
+        root.setLevel(before)

@@ -7,7 +7,7 @@ import io
 import pytest
 from rich.console import Console
 
-from xscale.progress import FROM_CACHE, Progress, TimeLeftColumn
+from xscale.progress import FROM_CACHE, UNTIMED, Progress, TimeLeftColumn
 
 
 def _run(terminal: bool, every: float) -> str:
@@ -102,3 +102,24 @@ def test_no_estimate_before_a_fit_is_computed_or_without_a_total():
         bar.advance(sized, cached=True)
         bar.advance(unsized)
         assert bar.time_left(sized) is None and bar.time_left(unsized) is None
+
+
+def test_the_real_maps_fits_one_by_one_are_not_in_the_rate():
+    """An evaluation's first fits are those of the real map, one at a time (4.4 s each in a
+    walkthrough), then the null refits come in batches of 128 (17 s a batch, 0.13 s a fit). Timed
+    like the rest, the 5 real fits made the estimate 1:50:02 for a run of 1 min 51 s."""
+    clock = _Clock()
+    with Progress(TimeLeftColumn(), console=Console(file=io.StringIO(), force_terminal=False), every=3600,
+                  get_time=clock, auto_refresh=False) as bar:
+        task = bar.add_task("evaluate", total=5 + 3 * 128)
+        on_fit = bar.callback(task)
+        for _ in range(5):
+            clock.now += 4.4
+            on_fit(UNTIMED)
+        assert bar.time_left(task) is None and str(bar.columns[0].render(bar.tasks[0])) == "-:--:--"
+        clock.now += 17.0
+        for _ in range(128):
+            on_fit("")
+        # 128 fits in the 17 s since the last real fit: 256 left at that rate
+        assert bar.time_left(task) == pytest.approx(256 * 17.0 / 128)
+        assert bar.tasks[0].completed == 133

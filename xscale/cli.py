@@ -359,6 +359,8 @@ def evaluate_cmd(target, models, schemes, nulls, n_null, out, overwrite, batch_s
     from xscale import config
     from xscale.evaluate import study
 
+    if scheduler and executor != "dask":  # before any data is read (run_study checks too)
+        raise click.UsageError("--scheduler needs --executor dask")
     cfg = _cfg(target=target, **kw)
     config.refuse_model_override(cfg, "xscale evaluate")  # before the progress bar (run_study checks too)
     split = lambda v: [x.strip() for x in v.split(",") if x.strip()]  # noqa: E731
@@ -366,14 +368,20 @@ def evaluate_cmd(target, models, schemes, nulls, n_null, out, overwrite, batch_s
     def planned(n: int) -> None:  # before the first fit: the size of the job, so a long one is seen at once
         bar.update(task, total=n, visible=True)
         bar.console.print(f"evaluate: {n:,} fit{'' if n == 1 else 's'} planned (every model x CV scheme x fold, "
-                          f"on the real map and {n_null:,} null maps per family); the time left appears once fits "
-                          "finish")
+                          f"on the real map and {n_null:,} null maps per family); the time left appears once "
+                          + ("the first batch of null refits has finished" if n_null and split(nulls) else "fits finish"))
 
     with _progress() as bar:
         task = bar.add_task("evaluate", total=None, visible=False)  # shown once the inputs are checked
-        result = study.run_study(cfg, out, split(models), split(schemes), split(nulls), n_null, on_total=planned,
-                                 on_fit=bar.callback(task), batch_size=batch_size, executor=executor,
-                                 scheduler=scheduler, overwrite=overwrite)
+        try:
+            result = study.run_study(cfg, out, split(models), split(schemes), split(nulls), n_null,
+                                     on_total=planned, on_fit=bar.callback(task), batch_size=batch_size,
+                                     executor=executor, scheduler=scheduler, overwrite=overwrite)
+        except KeyboardInterrupt:
+            bar.stop()
+            console.print(f"interrupted: every finished batch of null refits is kept in {Path(out) / '.cache'}; "
+                          "run the same command again to resume from there")
+            sys.exit(130)  # the shell's status for Ctrl-C (click's default would be 1, "Aborted!")
         cached, total = bar.cached(task), next(t.total for t in bar.tasks if t.id == task)
     fams = result["nulls"] if result["n_null"] else []
     table = Table(title=f"xscale evaluate: {result['target']} ({result['n_null']} nulls per family)")
@@ -389,7 +397,8 @@ def evaluate_cmd(target, models, schemes, nulls, n_null, out, overwrite, batch_s
     stdout.print(table)
     if result["quick"]:
         stdout.print("[bold yellow]QUICK SMOKE-TEST SETTINGS: not for reporting.[/]")
-    stdout.print("in-sample rows are goodness of fit, not predictions.")
+    if any(r["scheme"] == "in-sample" for r in result["rows"]):
+        stdout.print("in-sample rows are goodness of fit, not predictions.")
     if cached:
         stdout.print(f"resumed: {cached:,.0f} of {total:,.0f} fits read back from {Path(out) / '.cache'} "
                      "(finished batches of an earlier run of this evaluation)")

@@ -17,6 +17,10 @@ from rich.text import Text
 
 #: Label an ``on_fit`` callback gets for a fit whose result was read back from a cache, not computed.
 FROM_CACHE = "from cache"
+#: Label for a fit computed at another cost than the bulk of the work (an evaluation's fits of the
+#: real map, one at a time, before the null refits run as batches at a fraction of the cost each):
+#: it counts as done but not in the rate the time left is estimated from.
+UNTIMED = "untimed"
 
 
 def _duration(seconds: float) -> str:
@@ -44,7 +48,10 @@ class Progress(rich.progress.Progress):
     average is badly optimistic when the rate falls: an evaluation's models differ in cost (a batch
     of GNN refits against a ridge fit), and a neighbour's job can halve a shared machine's speed
     midway. Units advanced with ``cached=True`` (results read back from a cache when an
-    interrupted run resumes) count as done but not in the rate, and the line says how many there were.
+    interrupted run resumes) count as done but not in the rate, and the line says how many there were;
+    so do units advanced with ``timed=False``, and the rate is measured from the last of those that
+    came before the first timed unit (so that an evaluation's first estimate is that of its first
+    batch of null refits, not of the real map's fits one by one, which cost about 7 times as much each).
 
     Parameters
     ----------
@@ -66,13 +73,15 @@ class Progress(rich.progress.Progress):
         # stretch the rate is measured over; and when the task started
         self._marks: dict[rich.progress.TaskID, deque[tuple[float, float]]] = {}
         self._started: dict[rich.progress.TaskID, float] = {}
+        self._untimed_at: dict[rich.progress.TaskID, float] = {}  # last untimed unit before the first timed one
         for column in self.columns:
             if isinstance(column, TimeLeftColumn):
                 column.progress = self
 
     def callback(self, task_id: rich.progress.TaskID) -> Callable[[str], None]:
-        """An ``on_fit(label)`` callback: advance ``task_id`` by one, as cached if ``label`` is :data:`FROM_CACHE`."""
-        return lambda label="": self.advance(task_id, cached=label == FROM_CACHE)
+        """An ``on_fit(label)`` callback: advance ``task_id`` by one, as cached if ``label`` is :data:`FROM_CACHE`,
+        untimed if it is :data:`UNTIMED`."""
+        return lambda label="": self.advance(task_id, cached=label == FROM_CACHE, timed=label != UNTIMED)
 
     def cached(self, task_id: rich.progress.TaskID) -> float:
         """Units of ``task_id`` advanced with ``cached=True`` so far."""
@@ -95,16 +104,22 @@ class Progress(rich.progress.Progress):
         rate = (marks[-1][1] - c0) / max(now - t0, 1e-9)
         return max(task.total - task.completed, 0.0) / rate
 
-    def advance(self, task_id: rich.progress.TaskID, advance: float = 1, *, cached: bool = False) -> None:
-        """Advance ``task_id`` by ``advance`` units; ``cached``: they were read back, not computed."""
+    def advance(self, task_id: rich.progress.TaskID, advance: float = 1, *, cached: bool = False,
+                timed: bool = True) -> None:
+        """Advance ``task_id`` by ``advance`` units; ``cached``: they were read back, not computed;
+        ``timed=False``: computed, but not to be counted in the rate (see the class)."""
         super().advance(task_id, advance)
         now = self.get_time()
         if cached:
             self._cached[task_id] = self._cached.get(task_id, 0) + advance
+        elif not timed:
+            if task_id not in self._marks:
+                self._untimed_at[task_id] = now
         else:
             if task_id not in self._marks:
                 start = self._tasks[task_id].start_time
-                self._started[task_id] = now if start is None else start
+                start = now if start is None else start
+                self._started[task_id] = max(start, self._untimed_at.get(task_id, start))
                 self._marks[task_id] = deque([(self._started[task_id], 0.0)])
             marks = self._marks[task_id]
             if len(marks) > 1 and now - marks[-1][0] < 1.0:  # at most a mark a second (a batch ends at once)

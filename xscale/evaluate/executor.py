@@ -72,6 +72,13 @@ class DaskExecutor:
         except ImportError as exc:  # pragma: no cover - dask is a core dependency
             raise ConfigError("--executor dask needs dask.distributed: pip install 'dask[distributed]'") from exc
         self.address = address
+        # distributed sets its loggers to INFO when imported: a LocalCluster's start and shutdown
+        # would print some 30 lines. They follow the root logger's level instead (the CLI: WARNING,
+        # INFO with `xscale -v`), unless a more verbose level was chosen for them.
+        quiet = max(logging.getLogger().getEffectiveLevel(), logging.INFO)
+        for name in ["distributed", *logging.root.manager.loggerDict]:
+            if name.startswith("distributed") and logging.getLogger(name).level == logging.INFO:
+                logging.getLogger(name).setLevel(quiet)
         try:
             if address:
                 self.client = Client(address, timeout="20s")

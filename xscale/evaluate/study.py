@@ -35,7 +35,7 @@ from xscale.evaluate.genesets import FAMILY as GENESET, gene_universe
 from xscale.evaluate.refits import refit_scores
 from xscale.evaluate.splits import SCHEMES
 from xscale.fitting import check_compatible
-from xscale.progress import FROM_CACHE
+from xscale.progress import FROM_CACHE, UNTIMED
 from xscale.provenance import package_versions, plugins_used
 from xscale.rundir import write_json, write_text_atomic
 
@@ -177,7 +177,8 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
     on_total : callable, optional
         Called once with the total number of fits.
     on_fit : callable, optional
-        Called after each fit with a label: :data:`xscale.progress.FROM_CACHE` for a null refit read back from
+        Called after each fit with a label: :data:`xscale.progress.UNTIMED` for a fit of the real map
+        when null refits follow, :data:`xscale.progress.FROM_CACHE` for a null refit read back from
         the cache of an interrupted run.
     batch_size : int
         Fits per batched refit (surrogate maps x CV splits); backends that train many models at
@@ -239,9 +240,9 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
     if executor != "dask" and scheduler:
         raise config_mod.ConfigError("--scheduler needs --executor dask")
 
-    def tick(n: int = 1, cached: bool = False) -> None:
+    def tick(n: int = 1, cached: bool = False, timed: bool = True) -> None:
         for _ in range(n if on_fit else 0):
-            on_fit(FROM_CACHE if cached else "")
+            on_fit(FROM_CACHE if cached else "" if timed else UNTIMED)
 
     out = Path(out)
     cache_dir = out / ".cache"
@@ -253,7 +254,9 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
         for m in models:
             spec = config_mod.model_spec(configs[m])
             for s in schemes:
-                real = cross_validate(data, spec, schs[s], seed, lambda _n: tick())
+                # the real map's fits run one by one: with null refits to come (in batches, far cheaper
+                # each) they are left out of the rate the time left is estimated from
+                real = cross_validate(data, spec, schs[s], seed, lambda _n: tick(timed=not (n_null and nulls)))
                 per_chunk = max(1, batch_size // len(schs[s].splits))
                 shared = {"data": data, "spec": spec, "sch": schs[s], "seed": seed,
                           **({"universe": universe} if universe is not None else {})}
