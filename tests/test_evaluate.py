@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 
 import pytest
 from click.testing import CliRunner
+from rich.console import Console
 
+from xscale import cli
 from xscale.cli import main
 from xscale.evaluate import study
 from xscale.progress import Progress
@@ -18,6 +21,8 @@ ARGS = ["evaluate", "--target", "enigma:bd", "--models", "pls1,pcr", "--cv", "in
 
 def test_evaluate_table_and_resume(tmp_path, monkeypatch):
     out = tmp_path / "ev"
+    monkeypatch.setattr(sys, "argv", ["xscale", *ARGS, "--out", str(out)])  # as the shell gives it
+    monkeypatch.setattr(cli, "stdout", Console(width=400))  # headers unwrapped
     res = CliRunner().invoke(main, [*ARGS, "--out", str(out)])
     assert res.exit_code == 0, res.output
     result = json.loads((out / "results.json").read_text())
@@ -31,6 +36,12 @@ def test_evaluate_table_and_resume(tmp_path, monkeypatch):
     md = (out / "results.md").read_text()
     assert "| pcr | hemisphere |" in md and "not predictions" in md
     assert "evaluate: 114 fits planned" in " ".join(res.output.split()), "the job's size, before any fit"
+    head = md.split("\n| model |")[1].split("\n")[0]
+    for column in ["CV scheme", "p(r) brainsmash", "consensus p(r)", "consensus p(R^2)"]:
+        assert column in head and column in res.output, f"{column!r}: in results.md and in the terminal's table"
+    prov = result["provenance"]  # when, where and how it ran, beside the versions, data hashes and seed
+    assert prov["command"] == ["xscale", *ARGS, "--out", str(out)]
+    assert prov["started"] <= prov["finished"] and set(prov["git"]) == {"commit", "dirty"}
 
     calls = []
     real = study.cross_validate
@@ -181,3 +192,17 @@ def test_a_plugin_combination_is_evaluated_by_name_and_a_model_override_is_refus
     for bad, message in (("gnn/laplacian/adam", "four plugin names"), ("gnn/laplacian/mlpp/adam", "Did you mean")):
         res = CliRunner().invoke(main, [*base, "--models", bad, "--out", str(tmp_path / "c")])
         assert res.exit_code == 1 and message in " ".join(res.output.split()), res.output
+
+
+@pytest.mark.parametrize("args, warned", [
+    (["--n-null", "0", "--nulls", "spin"], "--n-null 0: no null maps are drawn, so --nulls spin gives no p-values"),
+    (["--n-null", "0"], None),  # the default families: the documented way to fit the real map only
+    (["--n-null", "3", "--nulls", "spin-vasa"], "--n-null 3: the smallest p-value 3 null maps can give is 1/4 = 0.250"),
+    (["--n-null", "20", "--nulls", "spin-vasa"], None),
+])
+def test_null_settings_that_cannot_give_a_small_p_are_warned_about(tmp_path, monkeypatch, args, warned):
+    monkeypatch.setattr(study, "run_study", lambda *a, **k: {"stopped": "before any fit"}[None])
+    res = CliRunner().invoke(main, ["evaluate", "--models", "pls1", *args, "--out", str(tmp_path / "x")])
+    assert isinstance(res.exception, KeyError), res.output  # the stand-in's end: after the warnings
+    said = " ".join(res.output.split())
+    assert (warned is None and "warning" not in said) or (warned is not None and f"warning: {warned}" in said), said

@@ -66,3 +66,17 @@ def test_dask_logs_follow_the_root_loggers_level():
         assert logging.getLogger("distributed.scheduler").getEffectiveLevel() >= logging.WARNING
     finally:
         root.setLevel(before)
+
+
+def test_an_unreachable_scheduler_is_named_with_what_to_check(monkeypatch):
+    """A walkthrough's finding: `--scheduler` at an address where nothing listens waited out the
+    connect timeout, then said only that it timed out."""
+    import pytest
+
+    from xscale.errors import ConfigError
+    from xscale.evaluate import executor
+
+    monkeypatch.setattr(executor, "CONNECT_TIMEOUT", 1)
+    with pytest.raises(ConfigError, match=r"cannot reach the dask scheduler at 'tcp://127.0.0.1:1'.*"
+                                          r"is a scheduler running there.*LocalCluster"):
+        DaskExecutor(address="tcp://127.0.0.1:1")

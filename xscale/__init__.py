@@ -7,6 +7,6 @@ regions -> a disorder's cortical thinning map) and always reports out-of-sample
 
 from xscale.interfaces import Backend, BrainData, Decoder, Encoder, FitResult, ModelSpec, Prior
 
-__version__ = "0.3.2"
+__version__ = "0.3.3"
 
 __all__ = ["Backend", "BrainData", "Decoder", "Encoder", "FitResult", "ModelSpec", "Prior", "__version__"]

@@ -37,7 +37,7 @@ def _friendly(fn):
         try:
             return fn(*args, **kwargs)
         except (XscaleError, FileNotFoundError, FileExistsError) as exc:
-            raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+            raise click.ClickException(str(exc) or type(exc).__name__) from exc  # the message names file and field
 
     return wrapper
 
@@ -357,19 +357,23 @@ def evaluate_cmd(target, models, schemes, nulls, n_null, out, overwrite, batch_s
                       --cv blocked --nulls spin,brainsmash --n-null 1000
     """
     from xscale import config
-    from xscale.evaluate import study
+    from xscale.evaluate import report, study
 
     if scheduler and executor != "dask":  # before any data is read (run_study checks too)
         raise click.UsageError("--scheduler needs --executor dask")
     cfg = _cfg(target=target, **kw)
     config.refuse_model_override(cfg, "xscale evaluate")  # before the progress bar (run_study checks too)
     split = lambda v: [x.strip() for x in v.split(",") if x.strip()]  # noqa: E731
+    for line in _null_warnings(n_null, split(nulls), click.get_current_context().get_parameter_source("nulls")):
+        console.print(f"[yellow]warning:[/] {line}")
+    refits = n_null and split(nulls)
 
     def planned(n: int) -> None:  # before the first fit: the size of the job, so a long one is seen at once
         bar.update(task, total=n, visible=True)
         bar.console.print(f"evaluate: {n:,} fit{'' if n == 1 else 's'} planned (every model x CV scheme x fold, "
-                          f"on the real map and {n_null:,} null maps per family); the time left appears once "
-                          + ("the first batch of null refits has finished" if n_null and split(nulls) else "fits finish"))
+                          + (f"on the real map and {n_null:,} null maps per family" if refits else "on the real map")
+                          + "); the time left appears once "
+                          + ("the first batch of null refits has finished" if refits else "fits finish"))
 
     with _progress() as bar:
         task = bar.add_task("evaluate", total=None, visible=False)  # shown once the inputs are checked
@@ -383,17 +387,12 @@ def evaluate_cmd(target, models, schemes, nulls, n_null, out, overwrite, batch_s
                           "run the same command again to resume from there")
             sys.exit(130)  # the shell's status for Ctrl-C (click's default would be 1, "Aborted!")
         cached, total = bar.cached(task), next(t.total for t in bar.tasks if t.id == task)
-    fams = result["nulls"] if result["n_null"] else []
+    head, rows = report.table(result)  # the columns of results.md
     table = Table(title=f"xscale evaluate: {result['target']} ({result['n_null']} nulls per family)")
-    for col in ["model", "scheme", "R^2", "r"] + [f"p(r) {f}" for f in fams] + ["consensus p(r)"]:
-        table.add_column(col, no_wrap=col in ("model", "scheme"))
-
-    def fmt(v):
-        return "-" if v is None or v != v else f"{v:.3f}"
-
-    for r in result["rows"]:
-        table.add_row(r["model"], r["scheme"], fmt(r["r2"]), fmt(r["r"]), *[fmt(r["p"][f]["p_r"]) for f in fams],
-                      fmt(r["consensus_p_r"]))
+    for col in head:
+        table.add_column(col, no_wrap=col in ("model", "CV scheme"))
+    for cells in rows:
+        table.add_row(*cells)
     stdout.print(table)
     if result["quick"]:
         stdout.print("[bold yellow]QUICK SMOKE-TEST SETTINGS: not for reporting.[/]")
@@ -403,6 +402,21 @@ def evaluate_cmd(target, models, schemes, nulls, n_null, out, overwrite, batch_s
         stdout.print(f"resumed: {cached:,.0f} of {total:,.0f} fits read back from {Path(out) / '.cache'} "
                      "(finished batches of an earlier run of this evaluation)")
     stdout.print(f"results: {Path(out) / 'results.md'}")
+
+
+def _null_warnings(n_null: int, nulls: list[str], source: click.core.ParameterSource | None) -> list[str]:
+    """What ``--n-null`` and ``--nulls`` together cannot give: no p-values at all, or none below 0.05."""
+    if not nulls:
+        return []
+    if n_null == 0:
+        # the default families with --n-null 0 are the documented way to fit the real map only
+        return [] if source is click.core.ParameterSource.DEFAULT else [
+            f"--n-null 0: no null maps are drawn, so --nulls {','.join(nulls)} gives no p-values "
+            "(the table has the real map's fits only)"]
+    if n_null < 20:  # p = (1 + #{null >= real}) / (1 + n) is at least 1 / (n + 1)
+        return [f"--n-null {n_null}: the smallest p-value {n_null} null maps can give is 1/{n_null + 1} = "
+                f"{1 / (n_null + 1):.3f}; p < 0.05 needs --n-null 20 or more (1,000 for a reported result)"]
+    return []
 
 
 @main.group()

@@ -7,7 +7,8 @@ from typing import Any, Callable, Mapping
 
 from xscale import config as config_mod
 from xscale.evaluate import BATCH_SIZE
-from xscale.evaluate.study import results_markdown, run_study
+from xscale.evaluate.report import results_markdown
+from xscale.evaluate.study import run_study
 
 #: Baselines tabulated beside the paper's model (those whose plugins are installed).
 BASELINES = ("ridge", "pls1", "pcr", "spatial-gp")

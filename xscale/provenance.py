@@ -58,9 +58,32 @@ def plugins_used(model: Mapping[str, str | None]) -> dict[str, dict[str, str | N
     return {kind: registry.describe(kind, name) for kind, name in model.items() if name is not None}
 
 
+def run_record(started: str, argv: list[str] | None = None) -> dict[str, Any]:
+    """Where, when and how a run ran: git checkout, Python, platform, torch threads, command, times.
+
+    Parameters
+    ----------
+    started : str
+        ISO time the run began (:func:`now`); the end time is taken now.
+    argv : list of str, optional
+        Command line; defaults to ``sys.argv``.
+    """
+    return {
+        "git": git_commit(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "torch_threads": torch.get_num_threads(),
+        "command": list(argv if argv is not None else sys.argv),
+        "started": started,
+        "finished": now(),
+    }
+
+
 def collect(seed: int, data_hashes: dict[str, str], started: str, argv: list[str] | None = None,
             model: Mapping[str, str | None] | None = None) -> dict[str, Any]:
-    """Provenance record of a run (written as ``provenance.json``).
+    """Provenance record of a run (written as ``provenance.json``): :func:`run_record` with the
+    package versions, seed, data hashes and plugins.
 
     Parameters
     ----------
@@ -75,16 +98,9 @@ def collect(seed: int, data_hashes: dict[str, str], started: str, argv: list[str
         The run's model section (``{'encoder': 'gnn', ...}``): adds ``plugins``, see :func:`plugins_used`.
     """
     return {
-        "git": git_commit(),
         **({"plugins": plugins_used(model)} if model is not None else {}),
         "packages": package_versions(),
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "torch_threads": torch.get_num_threads(),
         "seed": seed,
         "data_sha256": data_hashes,
-        "command": argv if argv is not None else sys.argv,
-        "started": started,
-        "finished": now(),
+        **run_record(started, argv),
     }

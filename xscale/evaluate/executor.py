@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 EXECUTORS = ("local", "dask")
 
+#: Seconds to wait for a scheduler at ``--scheduler ADDRESS`` before giving up.
+CONNECT_TIMEOUT = 20
+
 #: Set by dask's nanny before spawning a worker (``distributed.nanny.pre-spawn-environ``); see above.
 MALLOC_TRIM = "MALLOC_TRIM_THRESHOLD_"
 
@@ -81,7 +84,8 @@ class DaskExecutor:
                 logging.getLogger(name).setLevel(quiet)
         try:
             if address:
-                self.client = Client(address, timeout="20s")
+                log.info("connecting to the dask scheduler at %s (giving up after %d s)", address, CONNECT_TIMEOUT)
+                self.client = Client(address, timeout=f"{CONNECT_TIMEOUT}s")
             else:
                 import dask
 
@@ -90,7 +94,10 @@ class DaskExecutor:
                                            dashboard_address=None)
                 self.client = Client(cluster)
         except OSError as exc:
-            raise ConfigError(f"cannot reach the dask scheduler at {address!r}: {exc}") from exc
+            raise ConfigError(f"cannot reach the dask scheduler at {address!r} ({exc}); is a scheduler running "
+                              "there (`dask scheduler` prints its address, tcp://host:8786 by default), and can "
+                              "this machine reach that host and port? Without --scheduler, --executor dask "
+                              "starts a LocalCluster on this machine") from exc
         log.info("dask cluster: %s", self.client)
         trimmed = sorted(w for w, v in self.client.run(os.environ.get, MALLOC_TRIM).items() if v is not None)
         if trimmed:

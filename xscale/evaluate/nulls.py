@@ -48,6 +48,9 @@ from xscale.interfaces import BrainData, ModelSpec
 log = logging.getLogger(__name__)
 
 NULLS = ("spin-vasa", "spin-hungarian", "spin-ab", "brainsmash", "moran", "permutation")
+#: The families that keep the map's spatial autocorrelation: the consensus p is taken over these
+#: (naive permutation does not keep it).
+SPATIAL_NULLS = ("spin-vasa", "spin-hungarian", "spin-ab", "brainsmash", "moran")
 _SPIN_METHOD = {"spin-vasa": "vasa", "spin-hungarian": "hungarian", "spin-ab": "original"}
 SPHERE_RADIUS = 100.0  # mm, fsaverage's sphere
 

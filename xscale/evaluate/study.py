@@ -29,20 +29,20 @@ from xscale import registry
 from xscale.data.brain import load_brain_data
 from xscale.evaluate import BATCH_SIZE
 from xscale.evaluate.cv import cross_validate, scheme_for
-from xscale.evaluate.nulls import NULLS, consensus_p, null_maps, p_value
+from xscale.evaluate.nulls import NULLS, SPATIAL_NULLS, consensus_p, null_maps, p_value
 from xscale.evaluate.executor import make_executor
 from xscale.evaluate.genesets import FAMILY as GENESET, gene_universe
 from xscale.evaluate.refits import refit_scores
+from xscale.evaluate.report import results_markdown
 from xscale.evaluate.splits import SCHEMES
 from xscale.fitting import check_compatible
 from xscale.progress import FROM_CACHE, UNTIMED
-from xscale.provenance import package_versions, plugins_used
+from xscale.provenance import now, package_versions, plugins_used, run_record
 from xscale.rundir import write_json, write_text_atomic
 
 #: Command-line aliases: the issue's names and shorthands.
 MODEL_ALIASES = config_mod.PRESET_ALIASES
 NULL_ALIASES = {"spin": ("spin-vasa", "spin-hungarian", "spin-ab")}
-SPATIAL_NULLS = ("spin-vasa", "spin-hungarian", "spin-ab", "brainsmash", "moran")
 #: Every family ``--nulls`` accepts: the surrogate-map families and the gene-set null.
 ALL_NULLS = (*NULLS, GENESET)
 
@@ -195,8 +195,9 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
     Returns
     -------
     dict
-        ``{'target', 'rows': [...], 'configs': {...}, 'seed', 'packages', 'execution', 'data_sha256', ...}``:
-        the results with their provenance (package versions, data hashes, where the refits ran).
+        ``{'target', 'rows': [...], 'configs': {...}, 'seed', 'packages', 'execution', 'data_sha256',
+        'provenance', ...}``: the results with their provenance (package versions, data hashes, where
+        the refits ran, and :func:`xscale.provenance.run_record`: git commit, command line, times).
 
     Raises
     ------
@@ -205,6 +206,7 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
     FileExistsError
         Before any fit, if ``out`` holds something other than this evaluation (:func:`check_output_dir`).
     """
+    started = now()
     config_mod.refuse_model_override(cfg, "xscale evaluate")
     models = [config_mod.preset_name(m) if config_mod.combination(m) else m for m in models]
     models = expand(models, MODEL_ALIASES, [*config_mod.PRESETS, *filter(config_mod.combination, models)], "model",
@@ -283,7 +285,8 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
               "quick": base["quick"], "seed": seed, "rows": rows, "configs": configs,
               "plugins": {m: plugins_used(c["model"]) for m, c in configs.items()}, "packages": versions,
               "execution": {**run_info, "batch_size": batch_size, "torch_threads": torch.get_num_threads()},
-              "data": {k: v for k, v in report.as_dict().items() if k != "hashes"}, "data_sha256": report.hashes}
+              "data": {k: v for k, v in report.as_dict().items() if k != "hashes"}, "data_sha256": report.hashes,
+              "provenance": run_record(started)}  # git commit, command line, start and end times, platform
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "results.json", result)
     write_text_atomic(out / "results.md", results_markdown(result))
@@ -293,47 +296,3 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
 def _median(values: np.ndarray) -> float | None:
     finite = values[np.isfinite(values)]
     return float(np.median(finite)) if finite.size else None
-
-
-def results_markdown(result: Mapping[str, Any]) -> str:
-    """Markdown table: one row per model and scheme, a p column per null family.
-
-    With the gene-set null, two more columns: its p(r), and the median R^2 the same model and
-    scheme reach with random landmark-sized gene sets (the random-gene baseline).
-    """
-    n = result["n_null"]
-    fams = [f for f in result["nulls"] if f != GENESET] if n else []
-    genes = GENESET in result["nulls"] and bool(n)
-    spatial = any(f in SPATIAL_NULLS for f in fams)
-    head = ["model", "CV scheme", "R^2", "r"] + [f"p(r) {f}" for f in fams]
-    head += ["consensus p(r)", "consensus p(R^2)"] if spatial else []
-    head += ["p(r) random gene sets", "R^2 random gene sets (median)"] if genes else []
-    lines = [f"# xscale evaluate: {result['target']}", ""]
-    if result["quick"]:
-        lines += ["**QUICK SMOKE-TEST SETTINGS: not for reporting.**", ""]
-    text = "`in-sample` rows are goodness of fit (the paper's protocol), not predictions."
-    if fams:
-        text += f" Null p-values refit the whole pipeline on {n} surrogate maps per family."
-    if spatial:
-        text += " The consensus is the largest p over the spatial families (spins, brainsmash, Moran)."
-    if "permutation" in fams:
-        text += " Naive permutation ignores spatial autocorrelation; it is shown for comparison only."
-    if not fams and not genes:
-        text += " No null p-values in this table."
-    lines.append(text)
-    if genes:
-        lines += ["", f"Random gene sets: the same model refitted with the real map on {n} sets of as many genes as "
-                  "the panel, drawn from the whole AHBA transcriptome; p(r) small means the panel's genes beat "
-                  "arbitrary genes (gene specificity)."]
-    lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-
-    def fmt(v):
-        return "-" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.3f}"
-
-    for r in result["rows"]:
-        cells = [r["model"], r["scheme"], fmt(r["r2"]), fmt(r["r"])] + [fmt(r["p"][f]["p_r"]) for f in fams]
-        cells += [fmt(r["consensus_p_r"]), fmt(r["consensus_p_r2"])] if spatial else []
-        if genes:
-            cells += [fmt(r["p"][GENESET]["p_r"]), fmt(r["p"][GENESET].get("null_median_r2"))]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from xscale.evaluate.nulls import consensus_p
-from xscale.evaluate.study import SPATIAL_NULLS
+from xscale.evaluate.nulls import SPATIAL_NULLS
 from xscale.paper import surface
 from xscale.paper.figio import panel_label
 from xscale.paper.runs import NullDistribution, Run, ensure_nulls, ensure_run

@@ -1,0 +1,80 @@
+"""The results table of ``xscale evaluate``: one row per model and CV scheme, p columns per null.
+
+The same columns go to the terminal (``xscale evaluate``'s table) and to ``results.md``, so
+what a user sees is what the file keeps.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+from xscale.evaluate.genesets import FAMILY as GENESET
+from xscale.evaluate.nulls import SPATIAL_NULLS
+
+
+def _fmt(v: Any) -> str:
+    return "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.3f}"
+
+
+def table(result: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows (numbers to 3 decimals, ``-`` where none) of an evaluation's results.
+
+    Parameters
+    ----------
+    result : mapping
+        As returned by :func:`xscale.evaluate.study.run_study` (or read from its ``results.json``).
+
+    Returns
+    -------
+    head : list of str
+        ``model``, ``CV scheme``, ``R^2``, ``r``; ``p(r) <family>`` for each surrogate-map family;
+        ``consensus p(r)`` and ``consensus p(R^2)`` when a spatial family is among them; with the
+        gene-set null, its p(r) and the median R^2 of random landmark-sized gene sets. No p
+        columns without null draws (``n_null`` 0).
+    rows : list of list of str
+        One per ``result['rows']`` entry, in order.
+    """
+    n = result["n_null"]
+    fams = [f for f in result["nulls"] if f != GENESET] if n else []
+    genes = GENESET in result["nulls"] and bool(n)
+    spatial = any(f in SPATIAL_NULLS for f in fams)
+    head = ["model", "CV scheme", "R^2", "r"] + [f"p(r) {f}" for f in fams]
+    head += ["consensus p(r)", "consensus p(R^2)"] if spatial else []
+    head += ["p(r) random gene sets", "R^2 random gene sets (median)"] if genes else []
+    rows = []
+    for r in result["rows"]:
+        cells = [r["model"], r["scheme"], _fmt(r["r2"]), _fmt(r["r"])] + [_fmt(r["p"][f]["p_r"]) for f in fams]
+        cells += [_fmt(r["consensus_p_r"]), _fmt(r["consensus_p_r2"])] if spatial else []
+        if genes:
+            cells += [_fmt(r["p"][GENESET]["p_r"]), _fmt(r["p"][GENESET].get("null_median_r2"))]
+        rows.append(cells)
+    return head, rows
+
+
+def results_markdown(result: Mapping[str, Any]) -> str:
+    """``results.md``: what the table's rows are and how its p-values were made, then :func:`table`."""
+    n = result["n_null"]
+    fams = [f for f in result["nulls"] if f != GENESET] if n else []
+    genes = GENESET in result["nulls"] and bool(n)
+    lines = [f"# xscale evaluate: {result['target']}", ""]
+    if result["quick"]:
+        lines += ["**QUICK SMOKE-TEST SETTINGS: not for reporting.**", ""]
+    text = "`in-sample` rows are goodness of fit (the paper's protocol), not predictions."
+    if fams:
+        text += f" Null p-values refit the whole pipeline on {n} surrogate maps per family."
+    if any(f in SPATIAL_NULLS for f in fams):
+        text += " The consensus is the largest p over the spatial families (spins, brainsmash, Moran)."
+    if "permutation" in fams:
+        text += " Naive permutation ignores spatial autocorrelation; it is shown for comparison only."
+    if not fams and not genes:
+        text += " No null p-values in this table."
+    lines.append(text)
+    if genes:
+        lines += ["", f"Random gene sets: the same model refitted with the real map on {n} sets of as many genes as "
+                  "the panel, drawn from the whole AHBA transcriptome; p(r) small means the panel's genes beat "
+                  "arbitrary genes (gene specificity)."]
+    head, rows = table(result)
+    lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    return "\n".join(lines) + "\n"
