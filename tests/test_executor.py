@@ -21,8 +21,8 @@ def test_dask_runs_reuse_shared_data_without_losing_it():
     try:
         for run in range(12):
             shared = {"data": data, "run": run}
-            got = dict(dask.run(dict, [{"task": i} for i in range(3)], shared))
-            want = dict(LocalExecutor().run(dict, [{"task": i} for i in range(3)], shared))
+            got = dict(dask.run(dict, [({"task": i}, shared) for i in range(3)]))
+            want = dict(LocalExecutor().run(dict, [({"task": i}, shared) for i in range(3)]))
             assert sorted(got) == [0, 1, 2]
             for i in got:
                 assert got[i]["task"] == want[i]["task"] == i and got[i]["run"] == run

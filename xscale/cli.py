@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import sys
@@ -356,12 +357,13 @@ def evaluate_cmd(target, models, schemes, nulls, n_null, out, overwrite, batch_s
       xscale evaluate --target enigma:scz --models gnn,pyro-gp,pls1,ridge,spatial-gp \\
                       --cv blocked --nulls spin,brainsmash --n-null 1000
     """
-    from xscale import config
-    from xscale.evaluate import report, study
-
     if scheduler and executor != "dask":  # before any data is read (run_study checks too)
         raise click.UsageError("--scheduler needs --executor dask")
-    cfg = _cfg(target=target, **kw)
+    with _resumable(Path(out) / ".cache"):  # a Ctrl-C while the libraries load
+        from xscale import config
+        from xscale.evaluate import report, study
+
+        cfg = _cfg(target=target, **kw)
     config.refuse_model_override(cfg, "xscale evaluate")  # before the progress bar (run_study checks too)
     split = lambda v: [x.strip() for x in v.split(",") if x.strip()]  # noqa: E731
     for line in _null_warnings(n_null, split(nulls), click.get_current_context().get_parameter_source("nulls")):
@@ -375,25 +377,14 @@ def evaluate_cmd(target, models, schemes, nulls, n_null, out, overwrite, batch_s
                           + "); the time left appears once "
                           + ("the first batch of null refits has finished" if refits else "fits finish"))
 
-    with _progress() as bar:
+    with _resumable(Path(out) / ".cache"), _progress() as bar:
         task = bar.add_task("evaluate", total=None, visible=False)  # shown once the inputs are checked
-        try:
-            result = study.run_study(cfg, out, split(models), split(schemes), split(nulls), n_null,
-                                     on_total=planned, on_fit=bar.callback(task), batch_size=batch_size,
-                                     executor=executor, scheduler=scheduler, overwrite=overwrite)
-        except KeyboardInterrupt:
-            bar.stop()
-            console.print(f"interrupted: every finished batch of null refits is kept in {Path(out) / '.cache'}; "
-                          "run the same command again to resume from there")
-            sys.exit(130)  # the shell's status for Ctrl-C (click's default would be 1, "Aborted!")
+        result = study.run_study(cfg, out, split(models), split(schemes), split(nulls), n_null,
+                                 on_total=planned, on_fit=bar.callback(task), batch_size=batch_size,
+                                 executor=executor, scheduler=scheduler, overwrite=overwrite)
         cached, total = bar.cached(task), next(t.total for t in bar.tasks if t.id == task)
-    head, rows = report.table(result)  # the columns of results.md
-    table = Table(title=f"xscale evaluate: {result['target']} ({result['n_null']} nulls per family)")
-    for col in head:
-        table.add_column(col, no_wrap=col in ("model", "CV scheme"))
-    for cells in rows:
-        table.add_row(*cells)
-    stdout.print(table)
+    report.print_table(stdout, *report.table(result),
+                       f"xscale evaluate: {result['target']} ({result['n_null']} nulls per family)")
     if result["quick"]:
         stdout.print("[bold yellow]QUICK SMOKE-TEST SETTINGS: not for reporting.[/]")
     if any(r["scheme"] == "in-sample" for r in result["rows"]):
@@ -402,6 +393,21 @@ def evaluate_cmd(target, models, schemes, nulls, n_null, out, overwrite, batch_s
         stdout.print(f"resumed: {cached:,.0f} of {total:,.0f} fits read back from {Path(out) / '.cache'} "
                      "(finished batches of an earlier run of this evaluation)")
     stdout.print(f"results: {Path(out) / 'results.md'}")
+
+
+@contextlib.contextmanager
+def _resumable(cache: Path):
+    """On Ctrl-C: say whether finished batches of null refits are kept in ``cache`` to resume from,
+    and exit with status 130, the shell's for Ctrl-C (click's default: ``Aborted!`` and 1)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        kept = cache.is_dir() and any(cache.iterdir())
+        console.print("interrupted: " + (f"every finished batch of null refits is kept in {cache}; run the same "
+                                         "command again to resume from there" if kept else
+                                         "no batch of null refits had finished, so there is nothing to resume "
+                                         "from; the same command starts over"))
+        sys.exit(130)
 
 
 def _null_warnings(n_null: int, nulls: list[str], source: click.core.ParameterSource | None) -> list[str]:

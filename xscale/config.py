@@ -282,9 +282,7 @@ def with_preset(cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
     preset = {"model": combo} if combo else PRESETS[name]
     out = copy.deepcopy(dict(cfg))
     out["model"] = dict(preset["model"])
-    for kind in ("encoder", "prior", "decoder", "backend"):
-        plugin = out["model"][kind]
-        accepted = registry.default_params(registry.load(kind, plugin)) if plugin else {}
+    for kind, (plugin, accepted) in _accepted(out["model"]).items():
         given = out.get(kind, {})
         dropped = sorted(set(given) - set(accepted))
         if dropped:
@@ -293,6 +291,33 @@ def with_preset(cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
         out[kind] = {**preset.get(kind, {}), **{k: v for k, v in given.items() if k in accepted}}
     out["preset"] = None if combo else name
     return out
+
+
+def _accepted(model: Mapping[str, str | None]) -> dict[str, tuple[str | None, dict[str, Any]]]:
+    """``{kind: (plugin, its hyperparameters with their defaults)}`` of a model section."""
+    return {kind: (model[kind], registry.default_params(registry.load(kind, model[kind])) if model[kind] else {})
+            for kind in ("encoder", "prior", "decoder", "backend")}
+
+
+def refuse_unused_settings(cfg: Mapping[str, Any], names: list[str]) -> None:
+    """Refuse hyperparameters of ``cfg`` (``kind.key``) that no model in ``names`` accepts: a typo,
+    or a setting for a model that is not among them. :func:`with_preset` leaves a setting out of
+    each model that does not take it, with a warning; a command that runs several models
+    (``xscale evaluate``) refuses those that none of them takes.
+
+    Raises
+    ------
+    ConfigError
+        Naming the unused settings and listing those the models accept.
+    PluginNotFoundError
+        As :func:`with_preset`, for a name.
+    """
+    given = {f"{kind}.{key}" for kind in ("encoder", "prior", "decoder", "backend") for key in cfg.get(kind, {})}
+    valid = {f"{kind}.{key}" for name in names for kind, (_, accepted) in _accepted(model_section(name)).items()
+             for key in accepted}
+    if given - valid:
+        raise ConfigError(f"{', '.join(sorted(given - valid))}: no model of this run ({', '.join(names)}) has such a "
+                          f"hyperparameter; valid: {', '.join(sorted(valid)) or 'none'}")
 
 
 def refuse_model_override(cfg: Mapping[str, Any], command: str) -> None:

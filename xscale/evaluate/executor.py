@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 
 EXECUTORS = ("local", "dask")
 
+#: A task: its own keyword arguments (a chunk of surrogate maps), and those it shares with other
+#: tasks (data, model spec, CV scheme: sent to a cluster's workers once per object).
+Task = tuple[dict[str, Any], dict[str, Any]]
+
 #: Seconds to wait for a scheduler at ``--scheduler ADDRESS`` before giving up.
 CONNECT_TIMEOUT = 20
 
@@ -40,10 +44,10 @@ class LocalExecutor:
     def describe(self) -> dict:
         return {"executor": "local"}
 
-    def run(self, fn: Callable[..., Any], tasks: Sequence[dict[str, Any]], shared: dict[str, Any]) -> Iterator[tuple[int, Any]]:
-        """Yield ``(task index, fn(**task, **shared))`` for each task, in order."""
-        for i, task in enumerate(tasks):
-            yield i, fn(**task, **shared)
+    def run(self, fn: Callable[..., Any], tasks: Sequence[Task]) -> Iterator[tuple[int, Any]]:
+        """Yield ``(task index, fn(**own, **shared))`` for each ``(own, shared)`` task, in order."""
+        for i, (own, shared) in enumerate(tasks):
+            yield i, fn(**own, **shared)
 
     def close(self) -> None:
         """Nothing to release."""
@@ -114,16 +118,16 @@ class DaskExecutor:
         workers = self.client.scheduler_info().get("workers", {})
         return {"executor": "dask", "scheduler": self.address or "LocalCluster", "workers": len(workers)}
 
-    def run(self, fn: Callable[..., Any], tasks: Sequence[dict[str, Any]], shared: dict[str, Any]) -> Iterator[tuple[int, Any]]:
-        """Submit every task; yield ``(task index, result)`` as they complete.
+    def run(self, fn: Callable[..., Any], tasks: Sequence[Task]) -> Iterator[tuple[int, Any]]:
+        """Submit every ``(own, shared)`` task, in order; yield ``(task index, result)`` as they complete.
 
-        ``shared`` (data, model spec, scheme) is sent to every worker once, and reused by later
-        runs that share the same objects.
+        Each object among the tasks' ``shared`` values (data, model spec, scheme) is sent to every
+        worker once, and reused by every task and later run that passes the same object.
         """
         from dask.distributed import as_completed
 
-        scattered = {k: self._scatter(v) for k, v in shared.items()}
-        futures = {self.client.submit(fn, **task, **scattered, pure=False): i for i, task in enumerate(tasks)}
+        futures = {self.client.submit(fn, **own, **{k: self._scatter(v) for k, v in shared.items()}, pure=False): i
+                   for i, (own, shared) in enumerate(tasks)}
         for future in as_completed(futures):
             yield futures[future], future.result()
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
 from xscale.evaluate.genesets import FAMILY as GENESET
 from xscale.evaluate.nulls import SPATIAL_NULLS
 
@@ -28,7 +32,9 @@ def table(result: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     Returns
     -------
     head : list of str
-        ``model``, ``CV scheme``, ``R^2``, ``r``; ``p(r) <family>`` for each surrogate-map family;
+        ``model``, ``CV scheme``, ``R^2``, ``r``, ``regions`` (scored; for a median over
+        splits, the median test-set size), ``aggregate`` (how the score was formed: in-sample
+        fit, pooled out-of-fold predictions, or median over splits); ``p(r) <family>`` for each surrogate-map family;
         ``consensus p(r)`` and ``consensus p(R^2)`` when a spatial family is among them; with the
         gene-set null, its p(r) and the median R^2 of random landmark-sized gene sets. No p
         columns without null draws (``n_null`` 0).
@@ -39,12 +45,13 @@ def table(result: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     fams = [f for f in result["nulls"] if f != GENESET] if n else []
     genes = GENESET in result["nulls"] and bool(n)
     spatial = any(f in SPATIAL_NULLS for f in fams)
-    head = ["model", "CV scheme", "R^2", "r"] + [f"p(r) {f}" for f in fams]
+    head = ["model", "CV scheme", "R^2", "r", "regions", "aggregate"] + [f"p(r) {f}" for f in fams]
     head += ["consensus p(r)", "consensus p(R^2)"] if spatial else []
     head += ["p(r) random gene sets", "R^2 random gene sets (median)"] if genes else []
     rows = []
     for r in result["rows"]:
-        cells = [r["model"], r["scheme"], _fmt(r["r2"]), _fmt(r["r"])] + [_fmt(r["p"][f]["p_r"]) for f in fams]
+        cells = [r["model"], r["scheme"], _fmt(r["r2"]), _fmt(r["r"]), "-" if r.get("n") is None else str(r["n"]),
+                 r.get("aggregate") or "-"] + [_fmt(r["p"][f]["p_r"]) for f in fams]
         cells += [_fmt(r["consensus_p_r"]), _fmt(r["consensus_p_r2"])] if spatial else []
         if genes:
             cells += [_fmt(r["p"][GENESET]["p_r"]), _fmt(r["p"][GENESET].get("null_median_r2"))]
@@ -60,7 +67,8 @@ def results_markdown(result: Mapping[str, Any]) -> str:
     lines = [f"# xscale evaluate: {result['target']}", ""]
     if result["quick"]:
         lines += ["**QUICK SMOKE-TEST SETTINGS: not for reporting.**", ""]
-    text = "`in-sample` rows are goodness of fit (the paper's protocol), not predictions."
+    text = ("`in-sample` rows are goodness of fit (the paper's protocol), not predictions. `regions`: the regions "
+            "scored (for a median over splits, the median test-set size).")
     if fams:
         text += f" Null p-values refit the whole pipeline on {n} surrogate maps per family."
     if any(f in SPATIAL_NULLS for f in fams):
@@ -78,3 +86,29 @@ def results_markdown(result: Mapping[str, Any]) -> str:
     lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(cells) + " |" for cells in rows]
     return "\n".join(lines) + "\n"
+
+
+def print_table(console: Console, head: list[str], rows: list[list[str]], title: str) -> None:
+    """Print :func:`table`'s ``head`` and ``rows`` under ``title``, every number and header word whole.
+
+    Where the console is too narrow for one table, the columns are dealt into several, each
+    with the model and CV scheme: the scores and consensus p-values first, then the p-values
+    per null family.
+    """
+    width = {i: max([len(r[i]) for r in rows] + [len(h)]) for i, h in enumerate(head)}  # headers on one line
+    if sum(w + 3 for w in width.values()) + 1 > console.width:  # + padding and rule: headers wrap at spaces
+        width = {i: max([len(r[i]) for r in rows] + [len(w) for w in h.split()]) for i, h in enumerate(head)}
+    per_family = [i for i, h in enumerate(head) if h.startswith("p(r) ") and h != "p(r) random gene sets"]
+    parts: list[list[int]] = [[0, 1]]
+    for i in [i for i in range(2, len(head)) if i not in per_family] + per_family:
+        if len(parts[-1]) > 2 and sum(width[c] + 3 for c in parts[-1] + [i]) + 1 > console.width:  # padding, rule
+            parts.append([0, 1])
+        parts[-1].append(i)
+    console.print(title)
+    for n, cols in enumerate(parts):
+        t = Table(title="(continued)" if n else None, box=box.SIMPLE_HEAD, title_justify="left")
+        for c in cols:  # headers wrap at spaces; numbers never
+            t.add_column(head[c], width=width[c], overflow="fold")
+        for r in rows:
+            t.add_row(*(r[c] for c in cols))
+        console.print(t)

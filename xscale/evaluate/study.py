@@ -7,10 +7,11 @@ the naive permutation p is shown beside it but never enters the consensus. The g
 (``geneset``: random landmark-sized gene sets from the whole transcriptome, real target) asks
 a different question, gene specificity, and is reported beside the consensus, not in it.
 
-Results are cached per (resolved model configuration, data hashes (target, AHBA, atlas), scheme,
-null family, seed, batch size, package versions) under ``<out>/.cache``: an interrupted
-evaluation resumes where it stopped, and a new release of xscale, a plugin or a numerical library
-recomputes rather than mixing results.
+The real map's fits run first, then the null refits of every model, scheme and family,
+interleaved (:mod:`xscale.evaluate.nullruns`). Results are cached per (resolved model
+configuration, data hashes (target, AHBA, atlas), scheme, null family, seed, batch size, package
+versions) under ``<out>/.cache``: an interrupted evaluation resumes where it stopped, and a new
+release of xscale, a plugin or a numerical library recomputes rather than mixing results.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from xscale.evaluate.cv import cross_validate, scheme_for
 from xscale.evaluate.nulls import NULLS, SPATIAL_NULLS, consensus_p, null_maps, p_value
 from xscale.evaluate.executor import make_executor
 from xscale.evaluate.genesets import FAMILY as GENESET, gene_universe
-from xscale.evaluate.refits import refit_scores
+from xscale.evaluate.nullruns import NullStream, run_streams
 from xscale.evaluate.report import results_markdown
 from xscale.evaluate.splits import SCHEMES
 from xscale.fitting import check_compatible
@@ -88,32 +89,6 @@ class Cell:
         return consensus_p([v[stat] for f, v in self.p.items() if f in SPATIAL_NULLS and v[stat] is not None])
 
 
-def _null_stats(cache: Path, executor, shared: dict, draws: tuple[str, np.ndarray], per_chunk: int,
-                tick: Callable[..., None]) -> tuple[np.ndarray, np.ndarray]:
-    """Null r and R^2 for every draw, in chunks of ``per_chunk`` draws, resuming from ``cache``.
-
-    ``draws`` is ``('maps', (N, R) surrogate maps)`` or ``('gene_sets', (N, G) gene indices)``.
-
-    Each chunk is one batched refit (:func:`refit_scores`) run by ``executor``; finished chunks
-    are saved as they complete, so an interrupted evaluation redoes only unfinished chunks.
-    """
-    done: dict[str, list] = json.loads(cache.read_text()) if cache.exists() else {}
-    kind, values = draws
-    bounds = [(a, min(a + per_chunk, len(values))) for a in range(0, len(values), per_chunk)]
-    todo = [(a, b) for a, b in bounds if f"{a}:{b}" not in done]
-    for a, b in bounds:
-        if f"{a}:{b}" in done:
-            tick(b - a, cached=True)
-    for i, scores in executor.run(refit_scores, [{kind: values[a:b]} for a, b in todo], shared):
-        a, b = todo[i]
-        done[f"{a}:{b}"] = scores.tolist()
-        write_json(cache, done)
-        tick(b - a)
-    scores = np.concatenate([np.empty((0, 2))] + [np.asarray(done[f"{a}:{b}"], dtype=float).reshape(-1, 2)
-                                                  for a, b in bounds])
-    return scores[:, 0], scores[:, 1]
-
-
 STUDY_FIELDS = ("target", "models", "schemes", "nulls", "n_null", "seed", "quick")
 
 
@@ -128,8 +103,12 @@ def check_output_dir(out: Path, study: Mapping[str, Any], overwrite: bool) -> No
     Raises
     ------
     FileExistsError
-        If ``out`` holds another evaluation's results, or files that are not an evaluation's.
+        If ``out`` holds another evaluation's results, or files that are not an evaluation's, or
+        lies under a file.
     """
+    existing = next((p for p in (out, *out.parents) if p.exists()), None)
+    if existing is not None and existing != out and not existing.is_dir():
+        raise FileExistsError(f"--out {out}: {existing} is a file; expected a directory (or nothing) there")
     if overwrite or not out.exists():
         return
     if not out.is_dir():
@@ -151,6 +130,29 @@ def check_output_dir(out: Path, study: Mapping[str, Any], overwrite: bool) -> No
         raise FileExistsError(f"{out} exists and is not an xscale evaluate output (no results.json; it holds "
                               f"{', '.join(others[:5])}{', ...' if len(others) > 5 else ''}); choose another "
                               "--out, or pass --overwrite to write into it")
+
+
+def check_same_data(out: Path, hashes: Mapping[str, str], overwrite: bool) -> None:
+    """Refuse to replace the results of an evaluation of other data under the same names (a target
+    CSV edited in place), unless ``overwrite``; before any fit.
+
+    Raises
+    ------
+    FileExistsError
+        If ``out/results.json`` records other sha256 hashes for an input file of the same name.
+    """
+    found = out / "results.json"
+    if overwrite or not found.exists():
+        return
+    try:
+        old = json.loads(found.read_text()).get("data_sha256", {})
+    except (OSError, ValueError, AttributeError):
+        return  # unreadable: check_output_dir has judged the folder already
+    changed = sorted(k for k in hashes if k in old and old[k] != hashes[k])
+    if changed:
+        raise FileExistsError(f"{out} holds the results of an evaluation of other data: {', '.join(changed)} "
+                              f"changed since (sha256 {old[changed[0]][:12]}... then, {hashes[changed[0]][:12]}... "
+                              "now); choose another --out, or pass --overwrite to replace them")
 
 
 def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], schemes: list[str], nulls: list[str],
@@ -204,7 +206,8 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
     ConfigError, PluginNotFoundError, IncompatibleModelError, DataIntegrityError, DataFormatError
         Before any fit.
     FileExistsError
-        Before any fit, if ``out`` holds something other than this evaluation (:func:`check_output_dir`).
+        Before any fit, if ``out`` holds something other than this evaluation (:func:`check_output_dir`,
+        :func:`check_same_data`).
     """
     started = now()
     config_mod.refuse_model_override(cfg, "xscale evaluate")
@@ -212,6 +215,7 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
     models = expand(models, MODEL_ALIASES, [*config_mod.PRESETS, *filter(config_mod.combination, models)], "model",
                     hint=", or installed plugins named encoder/prior/decoder/backend (see `xscale plugins`), "
                          "e.g. gnn/laplacian/mlp/adam")
+    config_mod.refuse_unused_settings(cfg, models)  # a typo would otherwise only warn, once per model
     schemes = expand(schemes, {}, SCHEMES, "CV scheme")
     nulls = expand(nulls, NULL_ALIASES, ALL_NULLS, "null family", allow_empty=True)
     configs = {m: config_mod.resolve(config_mod.with_preset(cfg, m)) for m in models}
@@ -222,6 +226,7 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
                                  "n_null": n_null, "seed": base["seed"], "quick": base["quick"]}, overwrite)
     d = base["data"]
     data, report = load_brain_data(base["target"], d["panel"], d["missing_regions"], d["normalise"])
+    check_same_data(Path(out), report.hashes, overwrite)
     seed, folds = base["seed"], base["cv"]["folds"]
     schs = {s: scheme_for(data, s, folds, seed) for s in schemes}
     dist = np.linalg.norm(data.centroids.numpy()[:, None] - data.centroids.numpy()[None], axis=-1)
@@ -250,34 +255,40 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
     cache_dir = out / ".cache"
     data_hashes = report.hashes  # target, AHBA (whose whole transcriptome the gene-set null draws from), atlas
     versions = package_versions()  # xscale, its plugins and the numerical libraries: a new release recomputes
-    cells = []
     runner = make_executor(executor, scheduler)
     try:
+        specs = {m: config_mod.model_spec(configs[m]) for m in models}
+        # the real map's fits, one by one: with null refits to come (in batches, far cheaper each)
+        # they are left out of the rate the time left is estimated from
+        real = {(m, s): cross_validate(data, specs[m], schs[s], seed, lambda _n: tick(timed=not (n_null and nulls)))
+                for m in models for s in schemes}
+        streams: dict[tuple[str, str, str], NullStream] = {}  # (model, scheme, family): its null refits
         for m in models:
-            spec = config_mod.model_spec(configs[m])
             for s in schemes:
-                # the real map's fits run one by one: with null refits to come (in batches, far cheaper
-                # each) they are left out of the rate the time left is estimated from
-                real = cross_validate(data, spec, schs[s], seed, lambda _n: tick(timed=not (n_null and nulls)))
                 per_chunk = max(1, batch_size // len(schs[s].splits))
-                shared = {"data": data, "spec": spec, "sch": schs[s], "seed": seed,
+                shared = {"data": data, "spec": specs[m], "sch": schs[s], "seed": seed,
                           **({"universe": universe} if universe is not None else {})}
-                p = {}
                 for f in nulls:
                     if f == GENESET and not uses_genes[m]:  # a model without genes has no gene-set null
-                        p[f] = {"p_r": None, "p_r2": None, "n": 0, "null_median_r": None, "null_median_r2": None}
                         continue
                     drawn = hashlib.sha256(np.ascontiguousarray(draws[f][1]).tobytes()).hexdigest()
                     key = _key(configs[m], data_hashes, d, s, folds, f, n_null, seed, per_chunk, drawn, versions)
-                    nr, nr2 = _null_stats(cache_dir / f"{key}.json", runner, shared, draws[f], per_chunk,
-                                          lambda k, cached=False, n_splits=len(schs[s].splits): tick(k * n_splits, cached))
-                    p[f] = {"p_r": p_value(real.score["r"], nr) if len(nr) else None,
-                            "p_r2": p_value(real.score["r2"], nr2) if len(nr2) else None,
-                            "n": int(len(nr)), "null_median_r": _median(nr), "null_median_r2": _median(nr2)}
-                cells.append(Cell(m, s, real.score, p))
+                    streams[m, s, f] = NullStream(cache_dir / f"{key}.json", shared, draws[f], per_chunk,
+                                                  len(schs[s].splits))
+        nulled = dict(zip(streams, run_streams(list(streams.values()), runner, tick)))
         run_info = runner.describe()
     finally:
         runner.close()
+    cells = []
+    for m in models:
+        for s in schemes:
+            p = {}
+            for f in nulls:
+                nr, nr2 = nulled.get((m, s, f), (np.empty(0), np.empty(0)))
+                p[f] = {"p_r": p_value(real[m, s].score["r"], nr) if len(nr) else None,
+                        "p_r2": p_value(real[m, s].score["r2"], nr2) if len(nr2) else None,
+                        "n": int(len(nr)), "null_median_r": _median(nr), "null_median_r2": _median(nr2)}
+            cells.append(Cell(m, s, real[m, s].score, p))
     rows = [{"model": c.model, "scheme": c.scheme, **{k: c.score.get(k) for k in ("r2", "r", "n", "coverage_95")},
              "aggregate": c.score.get("aggregate", "pooled out-of-fold" if c.scheme != "in-sample" else "in-sample fit"),
              "p": c.p, "consensus_p_r": c.consensus("p_r"), "consensus_p_r2": c.consensus("p_r2")} for c in cells]
