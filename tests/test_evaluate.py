@@ -279,6 +279,8 @@ def test_unused_settings_an_output_under_a_file_and_edited_target_data_are_refus
     res = CliRunner().invoke(main, [*base, "--out", str(tmp_path / "afile" / "sub")])
     assert res.exit_code == 1 and f"{tmp_path / 'afile'} is a file" in " ".join(res.output.split()), res.output
     assert "Traceback" not in res.output
+    with pytest.raises(FileExistsError, match="afile is a file"):  # --overwrite replaces results, never a file
+        study.check_output_dir(tmp_path / "afile", {}, overwrite=True)
 
     from xscale import testing
 

@@ -106,13 +106,12 @@ def check_output_dir(out: Path, study: Mapping[str, Any], overwrite: bool) -> No
         If ``out`` holds another evaluation's results, or files that are not an evaluation's, or
         lies under a file.
     """
-    existing = next((p for p in (out, *out.parents) if p.exists()), None)
-    if existing is not None and existing != out and not existing.is_dir():
-        raise FileExistsError(f"--out {out}: {existing} is a file; expected a directory (or nothing) there")
+    existing = next((p for p in (out, *out.parents) if p.exists()), None)  # --overwrite cannot mend a file
+    if existing is not None and not existing.is_dir():
+        raise FileExistsError(f"--out {out}: {existing} is a file; expected a directory for results.md / "
+                              "results.json (or nothing) there")
     if overwrite or not out.exists():
         return
-    if not out.is_dir():
-        raise FileExistsError(f"--out {out} is a file; expected a directory for results.md / results.json")
     found = out / "results.json"
     if found.exists():
         try:
