@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -132,6 +134,17 @@ def test_interrupted_run_leaves_no_directory(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         pipeline.fit({**__import__("xscale.config").config.build(quick=True)}, tmp_path / "run")
     assert list(tmp_path.iterdir()) == []
+    res = CliRunner().invoke(main, ["fit", "--quick", "--out", str(tmp_path / "run")])
+    assert res.exit_code == 130 and "interrupted: outputs appear only once complete" in " ".join(res.output.split())
+    assert list(tmp_path.iterdir()) == [] and "Aborted" not in res.output
+
+
+def test_the_command_starts_without_torch():
+    """``import xscale.cli`` took 1.5 s, nearly all of it torch (through ``xscale.Backend`` & co.);
+    a Ctrl-C then gave a traceback. The commands that fit import it themselves."""
+    code = "import sys, xscale.cli; print('torch' in sys.modules); from xscale import Backend; print(Backend.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "Backend"]
 
 
 def test_reproduce_two_maps(tmp_path):

@@ -198,12 +198,14 @@ def test_a_plugin_combination_is_evaluated_by_name_and_a_model_override_is_refus
     presets. A model given by --set model.* (or a config file), which --models would silently
     replace, is refused, and the message names the --models entry to use instead."""
     base = ["evaluate", "--target", "enigma:bd", "--cv", "in-sample", "--n-null", "0", "--quick"]
-    res = CliRunner().invoke(main, [*base, "--models", "gnn-vae, gnn/laplacian/mlp/adam", "--out", str(tmp_path / "a")])
+    res = CliRunner().invoke(main, [*base, "--models", "gnn-vae, gnn/laplacian/linear/adam,gnn/laplacian/mlp/adam",
+                                    "--out", str(tmp_path / "a")])
     assert res.exit_code == 0, res.output
     result = json.loads((tmp_path / "a" / "results.json").read_text())
-    preset, combo = result["rows"]
-    assert combo["model"] == "gnn/laplacian/mlp/adam" and result["configs"][combo["model"]]["preset"] is None
-    assert (preset["r2"], preset["r"]) == (combo["r2"], combo["r"]), "the same model: the same numbers"
+    preset, combo = result["rows"]  # gnn/laplacian/mlp/adam is gnn-vae: fitted once (test below)
+    assert combo["model"] == "gnn/laplacian/linear/adam" and result["configs"][combo["model"]]["preset"] is None
+    assert result["configs"][combo["model"]]["model"]["decoder"] == "linear"
+    assert "model gnn/laplacian/mlp/adam is gnn-vae" in " ".join(res.output.split())
 
     refused = CliRunner().invoke(main, [*base, "--models", "gnn-vae", "--set", "model.decoder=linear",
                                         "--out", str(tmp_path / "b")])
@@ -229,39 +231,77 @@ def test_null_settings_that_cannot_give_a_small_p_are_warned_about(tmp_path, mon
     assert (warned is None and "warning" not in said) or (warned is not None and f"warning: {warned}" in said), said
 
 
+def _timed_evaluation(tmp_path, monkeypatch, cost: dict[str, float], n_null: int, batch_size: int):
+    """A quick evaluation of ``cost``'s models on enigma:bd (blocked CV, 5 folds; spin-vasa) whose
+    null refits cost ``cost[model]`` (clock) seconds a fit, with the time left wired as in the CLI.
+
+    Returns the run's end and, after every fit, ``(clock, time left shown, time left at the
+    recent rate alone)``."""
+    from xscale.config import build
+    from xscale.progress import PlannedWork
+
+    clock = {"now": 0.0}
+    real_refit = nullruns.refit_scores
+    backend = {"pls1": "pls", "ridge": "ridge", "pcr": "pcr"}
+
+    def timed_refit(**k):
+        model = next(m for m in cost if backend[m] == k["spec"].backend)
+        clock["now"] += len(k["maps"]) * len(k["sch"].splits) * cost[model]
+        return real_refit(**k)
+
+    monkeypatch.setattr(nullruns, "refit_scores", timed_refit)
+    kw = dict(console=Console(file=io.StringIO(), force_terminal=False), every=3600, get_time=lambda: clock["now"],
+              auto_refresh=False, min_window=10.0)
+    with Progress(**kw) as bar, Progress(**kw) as by_rate:
+        task, rate_task = bar.add_task("evaluate", total=None), by_rate.add_task("evaluate", total=None)
+        work = PlannedWork(bar.get_time)
+        bar.estimate_with(task, work.seconds_left)
+        seen = []
+        fit, rate_fit = bar.callback(task), by_rate.callback(rate_task)
+
+        def on_fit(label):
+            fit(label)
+            rate_fit(label)
+            seen.append((clock["now"], bar.time_left(task), by_rate.time_left(rate_task)))
+
+        study.run_study(build(quick=True, target="enigma:bd"), tmp_path / "ev", list(cost), ["blocked"],
+                        ["spin-vasa"], n_null, batch_size=batch_size, work=work, on_fit=on_fit,
+                        on_total=lambda n: bar.update(task, total=n) or by_rate.update(rate_task, total=n))
+    end = clock["now"]
+    assert end == pytest.approx(n_null * 5 * sum(cost.values())), "every null map x 5 folds, at each model's cost"
+    return end, seen
+
+
 def test_null_refits_of_all_models_run_interleaved_so_the_time_left_holds_from_the_start(tmp_path, monkeypatch):
     """Models differ in cost by 10x or more (a batch of GNN-VAE refits against one of ridge). Run
     one model after the other, the time left (from the recent rate) was wrong by that factor until
     the last model started: 3 times too long in a walkthrough. Here pls1's refits are made to cost
-    0.1 (clock) seconds a fit and ridge's 0.01. Run one after the other, the estimate from 20% to 80%
-    of the run was 2.0-2.4 times the time left (checked by sorting the chunks by stream). Interleaved, a round of both models' batches takes 2.2 s and
-    the rate is measured over at least 10 s (about 5 rounds, as in the issue's command: rounds of
-    about 2 minutes, a window of up to 10); from 20% to 80% of the run the estimate is within 25%
-    (measured: 2% over at the end of a round, up to 20% over within one)."""
-    from xscale.config import build
+    0.1 (clock) seconds a fit and ridge's 0.01, 100 null maps in batches of 4 maps x 5 folds.
+    Run one after the other, the estimate at the recent rate from 20% to 80% of the run was
+    2.0-2.4 times the time left (checked by sorting the chunks by stream); interleaved, within 25%
+    (0.98-1.20). With each model's own batch cost (PlannedWork, as the CLI), exact once both
+    models' first batches are done (a batch's cost here is exactly proportional to its fits)."""
+    end, seen = _timed_evaluation(tmp_path, monkeypatch, {"pls1": 0.1, "ridge": 0.01}, n_null=100, batch_size=20)
+    after_batch = {t: (shown, rate) for t, shown, rate in seen}  # once a batch's fits have all been counted
+    judged = [(t, shown / (end - t), rate / (end - t)) for t, (shown, rate) in after_batch.items()
+              if 0.2 * end <= t <= 0.8 * end]
+    assert judged and all(abs(shown - 1) <= 1e-6 for _, shown, _ in judged), judged
+    assert all(abs(rate - 1) <= 0.25 for *_, rate in judged), judged  # measured: 0.98-1.20
 
-    clock = {"now": 0.0}
-    real_refit = nullruns.refit_scores
 
-    def timed_refit(**k):
-        clock["now"] += len(k["maps"]) * len(k["sch"].splits) * (0.1 if k["spec"].backend == "pls" else 0.01)
-        return real_refit(**k)
-
-    monkeypatch.setattr(nullruns, "refit_scores", timed_refit)
-    with Progress(console=Console(file=io.StringIO(), force_terminal=False), every=3600, get_time=lambda: clock["now"],
-                  auto_refresh=False, min_window=10.0) as bar:
-        task = bar.add_task("evaluate", total=None)
-        seen = []  # (clock, estimate) after every fit
-        fit = bar.callback(task)
-        study.run_study(build(quick=True, target="enigma:bd"), tmp_path / "ev", ["pls1", "ridge"], ["blocked"],
-                        ["spin-vasa"], 100, on_total=lambda n: bar.update(task, total=n),
-                        on_fit=lambda label: fit(label) or seen.append((clock["now"], bar.time_left(task))),
-                        batch_size=20)
-    end = clock["now"]
-    assert end == pytest.approx(100 * 5 * (0.1 + 0.01)), "100 maps x 5 folds, at 0.1 s and 0.01 s a fit"
-    after_batch = dict(seen)  # the estimate once a batch's fits have all been counted
-    judged = [(t, left / (end - t)) for t, left in after_batch.items() if 0.2 * end <= t <= 0.8 * end]
-    assert judged and all(abs(ratio - 1) <= 0.25 for t, ratio in judged), judged  # measured: 0.98-1.20
+def test_the_time_left_of_a_short_run_is_right_after_one_round_of_batches(tmp_path, monkeypatch):
+    """A walkthrough (3 models, --quick --n-null 4: 2 rounds of batches) showed 3:17 left with 14 s
+    to go: the recent rate was that of an expensive batch while cheap ones were left. Here 3 models
+    at 0.1, 0.01 and 0.03 s a fit, 8 null maps in batches of 4: 2 rounds. From the end of the first
+    round, the time shown is the time left; the recent rate alone is off by half or more."""
+    end, seen = _timed_evaluation(tmp_path, monkeypatch, {"pls1": 0.1, "ridge": 0.01, "pcr": 0.03}, n_null=8,
+                                  batch_size=20)
+    first_round = 4 * 5 * (0.1 + 0.01 + 0.03)
+    after_batch = {t: (shown, rate) for t, shown, rate in seen}
+    judged = [(t, shown, rate) for t, (shown, rate) in after_batch.items() if first_round - 1e-9 <= t < end]
+    assert len(judged) == 3, judged  # the first round's end and the second round's first two batches
+    assert all(shown == pytest.approx(end - t) for t, shown, _ in judged), judged
+    assert max(abs(rate / (end - t) - 1) for t, _, rate in judged) >= 0.5, judged
 
 
 def test_unused_settings_an_output_under_a_file_and_edited_target_data_are_refused_before_any_fit(tmp_path,
@@ -292,3 +332,16 @@ def test_unused_settings_an_output_under_a_file_and_edited_target_data_are_refus
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 1 and "holds the results of an evaluation of other data" in " ".join(res.output.split())
     assert CliRunner().invoke(main, [*args, "--overwrite"]).exit_code == 0
+
+
+def test_a_model_given_twice_under_two_names_is_evaluated_once(caplog):
+    """A walkthrough: ``--models gnn,gnn/laplacian/mlp/adam`` fitted the same model twice (two
+    identical rows). gp-svi is not gnn/gp/linear/svi: the preset sets latent_dim=4."""
+    from xscale import config
+
+    names = ["gnn", "gnn/laplacian/mlp/adam", "ridge", "gp-svi", "gnn/gp/linear/svi"]
+    configs = {n: config.resolve(config.with_preset(config.build(quick=True), n)) for n in names}
+    with caplog.at_level("WARNING", logger="xscale"):
+        kept = study.distinct_models(configs)
+    assert list(kept) == ["gnn", "ridge", "gp-svi", "gnn/gp/linear/svi"]
+    assert "model gnn/laplacian/mlp/adam is gnn (the same plugins and settings): evaluated once" in caplog.text

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 
-from xscale.data.ahba import _load_expression, load_expression, normalise
+from xscale.data.ahba import _load_expression, _whole_transcriptome, load_expression, normalise
 from xscale.data.lincs import landmark_genes
 from xscale.errors import DataFormatError
 
@@ -27,10 +27,20 @@ def test_all_panel_has_every_gene():
     assert load_expression("all").frame.shape == (68, 12668)
 
 
-def test_copy_homologue_is_default_and_logged(caplog):
-    _load_expression.cache_clear()  # the report is logged when the file is first parsed
+def _parse_afresh() -> None:
+    """Forget the parsed file: its report is logged when it is first parsed."""
+    _load_expression.cache_clear()
+    _whole_transcriptome.cache_clear()
+
+
+def test_copy_homologue_is_default_and_logged_once_for_both_panels(caplog):
+    """An evaluation with the gene-set null loads the landmark panel and the whole transcriptome:
+    the warning about the filled regions was printed twice."""
+    _parse_afresh()
     with caplog.at_level(logging.WARNING, logger="xscale"):
         expr = load_expression()
+        load_expression("all")
+    assert caplog.text.count("R_frontalpole <- L_frontalpole") == 1, caplog.text
     f = expr.frame
     assert expr.filled == {"R_frontalpole": "L_frontalpole", "R_temporalpole": "L_temporalpole"}
     assert np.array_equal(f.loc["R_frontalpole"].to_numpy(), f.loc["L_frontalpole"].to_numpy())
@@ -39,7 +49,7 @@ def test_copy_homologue_is_default_and_logged(caplog):
 
 
 def test_drop_and_fail_policies(caplog):
-    _load_expression.cache_clear()
+    _parse_afresh()
     with caplog.at_level(logging.WARNING, logger="xscale"):
         dropped = load_expression("l1000", "drop")
     assert dropped.frame.shape[0] == 66 and dropped.dropped == ("R_frontalpole", "R_temporalpole")

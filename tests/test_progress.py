@@ -123,3 +123,49 @@ def test_the_real_maps_fits_one_by_one_are_not_in_the_rate():
         # 128 fits in the 17 s since the last real fit: 256 left at that rate
         assert bar.time_left(task) == pytest.approx(256 * 17.0 / 128)
         assert bar.tasks[0].completed == 133
+
+
+def test_planned_work_costs_each_kind_at_its_own_recent_cost():
+    """Jobs of kinds a (2 s a unit) and b (0.5 s a unit), in the order a, b, a, b, a, b."""
+    from xscale.progress import PlannedWork
+
+    clock = _Clock()
+    work = PlannedWork(clock, recent=2)
+    work.plan([("a", 10), ("b", 10), ("a", 10), ("b", 10), ("a", 5), ("b", 10)])
+    assert work.seconds_left() is None, "no cost known before a job has finished"
+    clock.now += 20.0
+    work.done(0)
+    assert work.seconds_left() == pytest.approx(45 * 2.0), "b not measured yet: at the mean of all jobs done"
+    clock.now += 5.0
+    work.done(1)
+    assert work.seconds_left() == pytest.approx(15 * 2.0 + 20 * 0.5)
+    clock.now += 12.0  # the next job (a, 10 units: 20 s) has run 12 s: 8 s of it left
+    assert work.seconds_left() == pytest.approx(8.0 + 5 * 2.0 + 20 * 0.5)
+    clock.now += 30.0  # it overruns: its cost counts down to nothing, never below
+    assert work.seconds_left() == pytest.approx(5 * 2.0 + 20 * 0.5)
+    work.done(2)  # 42 s for 10 units: a now costs (20 + 42) / 20 units
+    assert work.seconds_left() == pytest.approx(5 * 62 / 20 + 20 * 0.5)
+    clock.now += 1.0
+    work.done(5)  # out of order (several workers): the job's cost is the wall time it added
+    clock.now += 1.0
+    work.done(3)
+    assert work.seconds_left() == pytest.approx(5 * 62 / 20)
+    clock.now += 4.0
+    work.done(4)
+    assert work.seconds_left() == 0.0
+
+
+def test_progress_takes_the_time_left_from_its_estimator_when_it_has_one():
+    clock = _Clock()
+    with Progress(TimeLeftColumn(), console=Console(file=io.StringIO(), force_terminal=False), every=3600,
+                  get_time=clock, auto_refresh=False) as bar:
+        task = bar.add_task("evaluate", total=10)
+        estimate = {"left": None}
+        bar.estimate_with(task, lambda: estimate["left"])
+        clock.now += 1.0
+        bar.advance(task)
+        clock.now += 1.0
+        bar.advance(task)
+        assert bar.time_left(task) == pytest.approx(8.0), "no estimate yet: the recent rate (1 unit a second)"
+        estimate["left"] = 123.0
+        assert bar.time_left(task) == 123.0 and str(bar.columns[0].render(bar.tasks[0])) == "about 0:02:03 left"

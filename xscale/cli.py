@@ -17,7 +17,7 @@ from rich.table import Table
 from xscale import registry
 from xscale.errors import XscaleError
 from xscale.evaluate import BATCH_SIZE
-from xscale.progress import Progress, TimeLeftColumn
+from xscale.progress import PlannedWork, Progress, TimeLeftColumn
 
 console = Console(stderr=True)
 stdout = Console(width=None if sys.stdout.isatty() else 120)  # tables stay readable in logs
@@ -31,7 +31,8 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _friendly(fn):
-    """Turn expected errors into one clear line and exit status 1 (no traceback)."""
+    """Turn expected errors into one clear line and exit status 1 (no traceback); a Ctrl-C into
+    one line and exit status 130, the shell's (click's default: ``Aborted!`` and 1)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -39,6 +40,10 @@ def _friendly(fn):
             return fn(*args, **kwargs)
         except (XscaleError, FileNotFoundError, FileExistsError) as exc:
             raise click.ClickException(str(exc) or type(exc).__name__) from exc  # the message names file and field
+        except KeyboardInterrupt:
+            console.print("interrupted: outputs appear only once complete (xscale.rundir), so nothing "
+                          "half-written was left")
+            sys.exit(130)
 
     return wrapper
 
@@ -169,7 +174,7 @@ def _cfg(config_file, sets, quick, preset=None, **kw):
 
 
 def _progress() -> Progress:
-    # time left: the work left at the recent rate (Progress.time_left), in the bar
+    # time left: from the cost of each kind of work left (PlannedWork) or the recent rate (Progress.time_left), in the bar
     # and, without a terminal (a log file), in a plain progress line every minute instead of the bar
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     TimeLeftColumn(), console=console, transient=False)
@@ -379,9 +384,11 @@ def evaluate_cmd(target, models, schemes, nulls, n_null, out, overwrite, batch_s
 
     with _resumable(Path(out) / ".cache"), _progress() as bar:
         task = bar.add_task("evaluate", total=None, visible=False)  # shown once the inputs are checked
+        work = PlannedWork(bar.get_time)  # the null refits' time left, from each model's own batch cost
+        bar.estimate_with(task, work.seconds_left)
         result = study.run_study(cfg, out, split(models), split(schemes), split(nulls), n_null,
                                  on_total=planned, on_fit=bar.callback(task), batch_size=batch_size,
-                                 executor=executor, scheduler=scheduler, overwrite=overwrite)
+                                 executor=executor, scheduler=scheduler, overwrite=overwrite, work=work)
         cached, total = bar.cached(task), next(t.total for t in bar.tasks if t.id == task)
     report.print_table(stdout, *report.table(result),
                        f"xscale evaluate: {result['target']} ({result['n_null']} nulls per family)")

@@ -8,9 +8,10 @@ batch scheduler); rich draws no bar there, so :class:`Progress` then prints one 
 
 from __future__ import annotations
 
-from collections import deque
+import time
+from collections import defaultdict, deque
 from datetime import timedelta
-from typing import Callable
+from typing import Callable, Hashable, Sequence
 
 import rich.progress
 from rich.text import Text
@@ -74,6 +75,7 @@ class Progress(rich.progress.Progress):
         self._marks: dict[rich.progress.TaskID, deque[tuple[float, float]]] = {}
         self._started: dict[rich.progress.TaskID, float] = {}
         self._untimed_at: dict[rich.progress.TaskID, float] = {}  # last untimed unit before the first timed one
+        self._estimators: dict[rich.progress.TaskID, Callable[[], float | None]] = {}
         for column in self.columns:
             if isinstance(column, TimeLeftColumn):
                 column.progress = self
@@ -91,9 +93,19 @@ class Progress(rich.progress.Progress):
         """Start of the stretch the rate is measured over (it only ever moves forward)."""
         return now - min(max(0.25 * (now - self._started[task_id]), self.min_window), self.window)
 
+    def estimate_with(self, task_id: rich.progress.TaskID, seconds_left: Callable[[], float | None]) -> None:
+        """Take the time left of ``task_id`` from ``seconds_left()`` (e.g. :meth:`PlannedWork.seconds_left`)
+        whenever it gives a number; from the recent rate when it gives None."""
+        self._estimators[task_id] = seconds_left
+
     def time_left(self, task_id: rich.progress.TaskID) -> float | None:
-        """Seconds until ``task_id`` is complete at the recent rate of computed (not cached) units
-        (see the class); None without a total or before any unit was computed."""
+        """Seconds until ``task_id`` is complete: from its estimator (:meth:`estimate_with`) if that
+        gives one, else at the recent rate of computed (not cached) units (see the class); None
+        without a total or before any unit was computed."""
+        estimator = self._estimators.get(task_id)
+        left = estimator() if estimator is not None else None
+        if left is not None:
+            return left
         task, marks, now = self._tasks[task_id], self._marks.get(task_id), self.get_time()
         if not task.total or not marks or marks[-1][1] == 0:
             return None
@@ -145,3 +157,64 @@ class Progress(rich.progress.Progress):
         if left is not None:
             line += f", about {_duration(left)} left"
         self.console.print(line)
+
+
+class PlannedWork:
+    """Time left of a known list of jobs whose kinds differ in cost, from each kind's own recent cost.
+
+    An evaluation's null refits are batches of several streams (model x CV scheme x null family)
+    whose cost per fit differs by 10 times or more (a batch of GNN-VAE refits against one of
+    ridge), run interleaved (:mod:`xscale.evaluate.nullruns`). The rate of the recent past
+    (:class:`Progress`) holds only when the recent past has the mix of what is left; a short run of
+    two or three rounds never has it (a walkthrough: 3:17 shown with 14 s left, the window's rate
+    set by one expensive batch while cheap ones were left). Here every job left is costed at the
+    recent seconds per unit of its own kind (the mean of its last ``recent`` jobs; a kind not yet
+    measured at the mean of all jobs done), less the time the job under way has already taken.
+
+    A job's cost is the time since the previous job finished (or since :meth:`plan`): exact for
+    jobs run one after the other; with several workers, the wall time a job adds.
+
+    Parameters
+    ----------
+    clock : callable
+        Seconds, monotonic (default :func:`time.monotonic`; a :class:`Progress`'s ``get_time`` in tests).
+    recent : int
+        Jobs of a kind its cost is averaged over.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, recent: int = 3):
+        self.clock = clock
+        self._left: dict[int, tuple[Hashable, float]] = {}
+        self._cost: dict[Hashable, deque[tuple[float, float]]] = defaultdict(lambda: deque(maxlen=recent))
+        self._all = [0.0, 0.0]  # seconds and units of every job done
+        self._last = None
+
+    def plan(self, jobs: Sequence[tuple[Hashable, float]]) -> None:
+        """Start: ``jobs`` are ``(kind, units)`` in the order they run (units: fits, say)."""
+        self._left = dict(enumerate(jobs))
+        self._last = self.clock()
+
+    def done(self, index: int) -> None:
+        """Job ``index`` of the plan has finished."""
+        now = self.clock()
+        kind, units = self._left.pop(index)
+        seconds = now - self._last
+        self._last = now
+        self._cost[kind].append((seconds, units))
+        self._all[0] += seconds
+        self._all[1] += units
+
+    def _per_unit(self, kind: Hashable) -> float:
+        recent = self._cost.get(kind)
+        seconds, units = (sum(c[0] for c in recent), sum(c[1] for c in recent)) if recent else self._all
+        return seconds / max(units, 1e-12)
+
+    def seconds_left(self) -> float | None:
+        """Seconds until every job is done; None before the first job has finished."""
+        if not self._all[1]:
+            return None
+        costs = [units * self._per_unit(kind) for _, (kind, units) in sorted(self._left.items())]
+        if not costs:
+            return 0.0
+        under_way = self.clock() - self._last  # the next job, running since the last one finished
+        return sum(costs) - min(under_way, costs[0])

@@ -129,16 +129,22 @@ def load_expression(panel: str = "l1000", missing_regions: str = "copy-homologue
     return _load_expression(project_root(), panel, missing_regions)
 
 
+@lru_cache(maxsize=4)
+def _whole_transcriptome(root: Path, missing_regions: str) -> tuple[pd.DataFrame, dict[str, str], tuple[str, ...]]:
+    """Cached per (project root, policy): verified, parsed, gaps filled and logged once per process,
+    whichever panels are then taken from it (an evaluation with the gene-set null takes both)."""
+    return _apply_missing_policy(_read_matrix(), missing_regions)
+
+
 @lru_cache(maxsize=8)
 def _load_expression(root: Path, panel: str, missing_regions: str) -> Expression:
-    """Cached per (project root, options): verified, parsed and logged once per process."""
-    frame = _read_matrix()
+    """Cached per (project root, options)."""
+    frame, filled, dropped = _whole_transcriptome(root, missing_regions)
     match = None
     if panel == "l1000":
         match = match_landmarks(tuple(frame.columns))
         log.info("%s", match.summary())
         frame = frame[list(match.genes)]
-    frame, filled, dropped = _apply_missing_policy(frame, missing_regions)
     return Expression(frame, panel, match, filled, dropped)
 
 

@@ -6,8 +6,9 @@ each stream advancing by the same share of its chunks, rather than stream after 
 models of an evaluation differ in cost by a factor of 10 or more (a batch of GNN-VAE refits
 against one of ridge): run one model after the other, the time left, measured from the recent
 rate, was wrong by that factor until the last model started (3 times too long in a walkthrough).
-Interleaved, every minute of the run has the mix of the whole. A chunk's result depends only on
-its inputs and seed, so the order changes no number.
+Interleaved, every minute of the run has the mix of the whole. A chunk of every stream runs first,
+so that the time left (:class:`xscale.progress.PlannedWork`) knows every stream's cost after one
+round. A chunk's result depends only on its inputs and seed, so the order changes no number.
 
 Finished chunks are saved as they complete, one cache file per stream, so an interrupted
 evaluation redoes only unfinished chunks.
@@ -23,6 +24,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from xscale.evaluate.refits import refit_scores
+from xscale.progress import PlannedWork
 from xscale.rundir import write_json
 
 
@@ -56,8 +58,8 @@ class NullStream:
         return [(a, min(a + self.per_chunk, n)) for a in range(0, n, self.per_chunk)]
 
 
-def run_streams(streams: Sequence[NullStream], executor, tick: Callable[..., None]
-                ) -> list[tuple[np.ndarray, np.ndarray]]:
+def run_streams(streams: Sequence[NullStream], executor, tick: Callable[..., None],
+                work: PlannedWork | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Null r and R^2 of every draw of every stream, chunks interleaved, resuming from the caches.
 
     Parameters
@@ -75,20 +77,26 @@ def run_streams(streams: Sequence[NullStream], executor, tick: Callable[..., Non
         Per stream: r and R^2 of each draw, in draw order.
     """
     done: list[dict[str, list]] = [json.loads(s.cache.read_text()) if s.cache.exists() else {} for s in streams]
-    order = []  # (share of the stream done once the chunk is, stream, chunk): each stream keeps pace
+    order = []  # (later than the stream's first chunk left, share of the stream done once the chunk is,
+    # stream, chunk): one chunk of every stream first (so that each one's cost is known), then each keeps pace
     for i, s in enumerate(streams):
-        bounds = s.bounds()
+        bounds, first = s.bounds(), True
         for c, (a, b) in enumerate(bounds):
             if f"{a}:{b}" in done[i]:
                 tick((b - a) * s.n_splits, cached=True)
             else:
-                order.append(((c + 1) / len(bounds), i, (a, b)))
-    order.sort(key=lambda o: o[:2])
-    tasks = [({streams[i].draws[0]: streams[i].draws[1][a:b]}, streams[i].shared) for _, i, (a, b) in order]
+                order.append((not first, (c + 1) / len(bounds), i, (a, b)))
+                first = False
+    order.sort(key=lambda o: o[:3])
+    tasks = [({streams[i].draws[0]: streams[i].draws[1][a:b]}, streams[i].shared) for *_, i, (a, b) in order]
+    if work is not None:
+        work.plan([(i, (b - a) * streams[i].n_splits) for *_, i, (a, b) in order])
     for k, scores in executor.run(refit_scores, tasks):
-        _, i, (a, b) = order[k]
+        *_, i, (a, b) = order[k]
         done[i][f"{a}:{b}"] = scores.tolist()
         write_json(streams[i].cache, done[i])
+        if work is not None:
+            work.done(k)
         tick((b - a) * streams[i].n_splits)
     out = []
     for i, s in enumerate(streams):

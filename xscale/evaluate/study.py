@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -37,9 +38,11 @@ from xscale.evaluate.nullruns import NullStream, run_streams
 from xscale.evaluate.report import results_markdown
 from xscale.evaluate.splits import SCHEMES
 from xscale.fitting import check_compatible
-from xscale.progress import FROM_CACHE, UNTIMED
+from xscale.progress import FROM_CACHE, UNTIMED, PlannedWork
 from xscale.provenance import now, package_versions, plugins_used, run_record
 from xscale.rundir import write_json, write_text_atomic
+
+log = logging.getLogger(__name__)
 
 #: Command-line aliases: the issue's names and shorthands.
 MODEL_ALIASES = config_mod.PRESET_ALIASES
@@ -69,6 +72,23 @@ def expand(names: list[str], aliases: Mapping[str, Any], valid: tuple[str, ...] 
                                              + hint)
             if x not in out:
                 out.append(x)
+    return out
+
+
+def distinct_models(configs: Mapping[str, dict]) -> dict[str, dict]:
+    """``configs`` (name -> resolved configuration) without the models given twice under two names
+    (``gnn`` and ``gnn/laplacian/mlp/adam``: the same plugins and settings), kept under the first
+    name, with a warning: they would be fitted twice and give two identical rows."""
+    out: dict[str, dict] = {}
+    first: dict[str, str] = {}
+    for name, cfg in configs.items():
+        same = json.dumps({k: v for k, v in cfg.items() if k != "preset"}, sort_keys=True, default=str)
+        if same in first:
+            log.warning("model %s is %s (the same plugins and settings): evaluated once, as %s",
+                        name, first[same], first[same])
+            continue
+        first[same] = name
+        out[name] = cfg
     return out
 
 
@@ -157,7 +177,7 @@ def check_same_data(out: Path, hashes: Mapping[str, str], overwrite: bool) -> No
 def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], schemes: list[str], nulls: list[str],
               n_null: int, on_total: Callable[[int], None] | None = None,
               on_fit: Callable[[str], None] | None = None, batch_size: int = BATCH_SIZE, executor: str = "local",
-              scheduler: str | None = None, overwrite: bool = False) -> dict:
+              scheduler: str | None = None, overwrite: bool = False, work: PlannedWork | None = None) -> dict:
     """Evaluate models under CV schemes with spatial-null p-values; write ``results.md`` / ``.json``.
 
     Parameters
@@ -192,6 +212,9 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
         Address of a running dask scheduler (with ``executor='dask'``; default a LocalCluster).
     overwrite : bool
         Replace another evaluation's results in ``out`` (see :func:`check_output_dir`).
+    work : PlannedWork, optional
+        Given the batches of null refits left and told as each finishes, for the time left (see
+        :func:`xscale.evaluate.nullruns.run_streams`).
 
     Returns
     -------
@@ -217,7 +240,8 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
     config_mod.refuse_unused_settings(cfg, models)  # a typo would otherwise only warn, once per model
     schemes = expand(schemes, {}, SCHEMES, "CV scheme")
     nulls = expand(nulls, NULL_ALIASES, ALL_NULLS, "null family", allow_empty=True)
-    configs = {m: config_mod.resolve(config_mod.with_preset(cfg, m)) for m in models}
+    configs = distinct_models({m: config_mod.resolve(config_mod.with_preset(cfg, m)) for m in models})
+    models = list(configs)
     for c in configs.values():
         check_compatible(config_mod.model_spec(c))
     base = next(iter(configs.values()))
@@ -274,7 +298,7 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
                     key = _key(configs[m], data_hashes, d, s, folds, f, n_null, seed, per_chunk, drawn, versions)
                     streams[m, s, f] = NullStream(cache_dir / f"{key}.json", shared, draws[f], per_chunk,
                                                   len(schs[s].splits))
-        nulled = dict(zip(streams, run_streams(list(streams.values()), runner, tick)))
+        nulled = dict(zip(streams, run_streams(list(streams.values()), runner, tick, work)))
         run_info = runner.describe()
     finally:
         runner.close()
