@@ -250,6 +250,7 @@ def _timed_evaluation(tmp_path, monkeypatch, cost: dict[str, float], n_null: int
         return real_refit(**k)
 
     monkeypatch.setattr(nullruns, "refit_scores", timed_refit)
+    monkeypatch.setattr(nullruns, "perf_counter", lambda: clock["now"])  # a batch's own time
     kw = dict(console=Console(file=io.StringIO(), force_terminal=False), every=3600, get_time=lambda: clock["now"],
               auto_refresh=False, min_window=10.0)
     with Progress(**kw) as bar, Progress(**kw) as by_rate:

@@ -19,6 +19,7 @@ def test_dask_runs_reuse_shared_data_without_losing_it():
     data = testing.real_data()
     dask = DaskExecutor(n_workers=2)
     try:
+        assert (dask.slots(), LocalExecutor().slots()) == (2, 1), "tasks at once, for the time left"
         for run in range(12):
             shared = {"data": data, "run": run}
             got = dict(dask.run(dict, [({"task": i}, shared) for i in range(3)]))

@@ -169,3 +169,24 @@ def test_progress_takes_the_time_left_from_its_estimator_when_it_has_one():
         assert bar.time_left(task) == pytest.approx(8.0), "no estimate yet: the recent rate (1 unit a second)"
         estimate["left"] = 123.0
         assert bar.time_left(task) == 123.0 and str(bar.columns[0].render(bar.tasks[0])) == "about 0:02:03 left"
+
+
+def test_planned_work_on_several_workers_uses_each_jobs_own_time():
+    """On a dask cluster jobs finish out of order and overlap: the time between two finishing says
+    nothing about what either cost. Two workers; kinds a (10 s a job) and b (1 s)."""
+    from xscale.progress import PlannedWork
+
+    clock = _Clock()
+    work = PlannedWork(clock)
+    work.plan([("a", 1), ("b", 1), ("a", 1), ("b", 1), ("a", 1), ("b", 1)], parallel=2)
+    clock.now += 1.0
+    work.done(1, seconds=1.0)  # b finishes first
+    clock.now += 9.0
+    work.done(0, seconds=10.0)  # then a, 9 s later, after its own 10 s
+    # left: a, b, a, b (22 s of work) on two workers; the next ones started 0 s ago
+    assert work.seconds_left() == pytest.approx(22.0 / 2)
+    clock.now += 3.0
+    assert work.seconds_left() == pytest.approx(22.0 / 2 - 3.0)
+    for index in (3, 2, 5):
+        work.done(index, seconds=10.0 if index == 2 else 1.0)
+    assert work.seconds_left() == pytest.approx(10.0), "one job left: one worker's time, not shared"

@@ -5,6 +5,11 @@ regions -> a disorder's cortical thinning map) and always reports out-of-sample
 (spatially blocked cross-validation) numbers beside the paper's in-sample fit.
 """
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for type checkers; at run time imported on first use (__getattr__)
+    from xscale.interfaces import Backend, BrainData, Decoder, Encoder, FitResult, ModelSpec, Prior
+
 __version__ = "0.3.4"
 
 __all__ = ["Backend", "BrainData", "Decoder", "Encoder", "FitResult", "ModelSpec", "Prior", "__version__"]
@@ -19,3 +24,7 @@ def __getattr__(name: str):
 
         return getattr(interfaces, name)
     raise AttributeError(f"module 'xscale' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

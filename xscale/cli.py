@@ -174,7 +174,7 @@ def _cfg(config_file, sets, quick, preset=None, **kw):
 
 
 def _progress() -> Progress:
-    # time left: from the cost of each kind of work left (PlannedWork) or the recent rate (Progress.time_left), in the bar
+    # time left: from the cost of each kind of work left (PlannedWork), else the recent rate, in the bar
     # and, without a terminal (a log file), in a plain progress line every minute instead of the bar
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     TimeLeftColumn(), console=console, transient=False)

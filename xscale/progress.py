@@ -9,7 +9,7 @@ batch scheduler); rich draws no bar there, so :class:`Progress` then prints one 
 from __future__ import annotations
 
 import time
-from collections import defaultdict, deque
+from collections import deque
 from datetime import timedelta
 from typing import Callable, Hashable, Sequence
 
@@ -100,13 +100,14 @@ class Progress(rich.progress.Progress):
 
     def time_left(self, task_id: rich.progress.TaskID) -> float | None:
         """Seconds until ``task_id`` is complete: from its estimator (:meth:`estimate_with`) if that
-        gives one, else at the recent rate of computed (not cached) units (see the class); None
-        without a total or before any unit was computed."""
+        gives one, else at the recent rate of computed (not cached) units (see the class), and
+        then None without a total or before any unit was computed."""
         estimator = self._estimators.get(task_id)
         left = estimator() if estimator is not None else None
         if left is not None:
             return left
-        task, marks, now = self._tasks[task_id], self._marks.get(task_id), self.get_time()
+        # a copy of the marks: rich's refresh thread asks while the main thread advances
+        task, marks, now = self._tasks[task_id], list(self._marks.get(task_id, ())), self.get_time()
         if not task.total or not marks or marks[-1][1] == 0:
             return None
         since = self._since(task_id, now)
@@ -168,41 +169,49 @@ class PlannedWork:
     (:class:`Progress`) holds only when the recent past has the mix of what is left; a short run of
     two or three rounds never has it (a walkthrough: 3:17 shown with 14 s left, the window's rate
     set by one expensive batch while cheap ones were left). Here every job left is costed at the
-    recent seconds per unit of its own kind (the mean of its last ``recent`` jobs; a kind not yet
-    measured at the mean of all jobs done), less the time the job under way has already taken.
+    recent seconds per unit of its own kind (its last ``recent`` jobs' seconds over their units; a
+    kind not yet measured at that of all jobs done), the total shared among the ``parallel``
+    slots that run jobs at once, less the time since the last job finished (at most one job's share).
 
-    A job's cost is the time since the previous job finished (or since :meth:`plan`): exact for
-    jobs run one after the other; with several workers, the wall time a job adds.
+    A job's cost is the time it took where it ran (``done(index, seconds)``: with several workers,
+    the order jobs finish in says nothing about what each cost), or else the time since the
+    previous job finished, exact for jobs run one after the other.
 
     Parameters
     ----------
     clock : callable
         Seconds, monotonic (default :func:`time.monotonic`; a :class:`Progress`'s ``get_time`` in tests).
     recent : int
-        Jobs of a kind its cost is averaged over.
+        Jobs of a kind its cost is measured over.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, recent: int = 3):
-        self.clock = clock
+        self.clock, self.recent = clock, recent
         self._left: dict[int, tuple[Hashable, float]] = {}
-        self._cost: dict[Hashable, deque[tuple[float, float]]] = defaultdict(lambda: deque(maxlen=recent))
-        self._all = [0.0, 0.0]  # seconds and units of every job done
-        self._last = None
+        self._cost: dict[Hashable, tuple[tuple[float, float], ...]] = {}  # kind: its last jobs' (seconds, units)
+        self._all = (0.0, 0.0)  # seconds and units of every job done
+        self._last = 0.0
+        self._parallel = 1
+        # read from rich's refresh thread while the main thread updates: every field is replaced
+        # whole (tuples, a new dict), never changed in place
 
-    def plan(self, jobs: Sequence[tuple[Hashable, float]]) -> None:
-        """Start: ``jobs`` are ``(kind, units)`` in the order they run (units: fits, say)."""
+    def plan(self, jobs: Sequence[tuple[Hashable, float]], parallel: int = 1) -> None:
+        """Start: ``jobs`` are ``(kind, units)`` in the order they run (units: fits, say), ``parallel``
+        of them at a time."""
         self._left = dict(enumerate(jobs))
+        self._parallel = max(1, int(parallel))
         self._last = self.clock()
 
-    def done(self, index: int) -> None:
-        """Job ``index`` of the plan has finished."""
+    def done(self, index: int, seconds: float | None = None) -> None:
+        """Job ``index`` of the plan has finished, after ``seconds`` of its own (default: the time
+        since the previous job finished)."""
         now = self.clock()
-        kind, units = self._left.pop(index)
-        seconds = now - self._last
-        self._last = now
-        self._cost[kind].append((seconds, units))
-        self._all[0] += seconds
-        self._all[1] += units
+        left = dict(self._left)
+        kind, units = left.pop(index)
+        cost = now - self._last if seconds is None else seconds
+        self._cost = {**self._cost, kind: (*self._cost.get(kind, ()), (cost, units))[-self.recent:]}
+        self._all = (self._all[0] + cost, self._all[1] + units)
+        self._left, self._last = left, now
 
     def _per_unit(self, kind: Hashable) -> float:
         recent = self._cost.get(kind)
@@ -216,5 +225,6 @@ class PlannedWork:
         costs = [units * self._per_unit(kind) for _, (kind, units) in sorted(self._left.items())]
         if not costs:
             return 0.0
-        under_way = self.clock() - self._last  # the next job, running since the last one finished
-        return sum(costs) - min(under_way, costs[0])
+        slots = min(self._parallel, len(costs))
+        under_way = self.clock() - self._last  # the next jobs, running since the last one finished
+        return sum(costs) / slots - min(under_way, costs[0] / slots)

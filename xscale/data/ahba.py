@@ -145,7 +145,7 @@ def _load_expression(root: Path, panel: str, missing_regions: str) -> Expression
         match = match_landmarks(tuple(frame.columns))
         log.info("%s", match.summary())
         frame = frame[list(match.genes)]
-    return Expression(frame, panel, match, filled, dropped)
+    return Expression(frame, panel, match, dict(filled), dropped)  # each panel's own report
 
 
 def normalise(values: np.ndarray, how: str = "region") -> np.ndarray:

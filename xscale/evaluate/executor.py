@@ -44,6 +44,10 @@ class LocalExecutor:
     def describe(self) -> dict:
         return {"executor": "local"}
 
+    def slots(self) -> int:
+        """Tasks run at once: one."""
+        return 1
+
     def run(self, fn: Callable[..., Any], tasks: Sequence[Task]) -> Iterator[tuple[int, Any]]:
         """Yield ``(task index, fn(**own, **shared))`` for each ``(own, shared)`` task, in order."""
         for i, (own, shared) in enumerate(tasks):
@@ -117,6 +121,11 @@ class DaskExecutor:
     def describe(self) -> dict:
         workers = self.client.scheduler_info().get("workers", {})
         return {"executor": "dask", "scheduler": self.address or "LocalCluster", "workers": len(workers)}
+
+    def slots(self) -> int:
+        """Tasks run at once: the workers' threads (one per worker in a LocalCluster), at least one."""
+        workers = self.client.scheduler_info().get("workers", {})
+        return max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
 
     def run(self, fn: Callable[..., Any], tasks: Sequence[Task]) -> Iterator[tuple[int, Any]]:
         """Submit every ``(own, shared)`` task, in order; yield ``(task index, result)`` as they complete.

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from time import perf_counter
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -58,6 +59,14 @@ class NullStream:
         return [(a, min(a + self.per_chunk, n)) for a in range(0, n, self.per_chunk)]
 
 
+def timed_refit_scores(**kwargs) -> tuple[np.ndarray, float]:
+    """:func:`refit_scores` of one chunk, and the seconds it took where it ran (on a dask worker:
+    the order chunks finish in says little about what each cost)."""
+    start = perf_counter()
+    scores = refit_scores(**kwargs)
+    return scores, perf_counter() - start
+
+
 def run_streams(streams: Sequence[NullStream], executor, tick: Callable[..., None],
                 work: PlannedWork | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Null r and R^2 of every draw of every stream, chunks interleaved, resuming from the caches.
@@ -70,6 +79,10 @@ def run_streams(streams: Sequence[NullStream], executor, tick: Callable[..., Non
     tick : callable
         ``tick(n_fits, cached=False)``, once per chunk: first for each chunk read back from a
         cache (``cached=True``), then for each chunk as it finishes.
+    work : PlannedWork, optional
+        Given the chunks left (kind: the stream; units: fits; as many at once as the executor
+        runs) and told as each finishes with the seconds it took where it ran, for the time left
+        (:class:`xscale.progress.PlannedWork`).
 
     Returns
     -------
@@ -90,13 +103,13 @@ def run_streams(streams: Sequence[NullStream], executor, tick: Callable[..., Non
     order.sort(key=lambda o: o[:3])
     tasks = [({streams[i].draws[0]: streams[i].draws[1][a:b]}, streams[i].shared) for *_, i, (a, b) in order]
     if work is not None:
-        work.plan([(i, (b - a) * streams[i].n_splits) for *_, i, (a, b) in order])
-    for k, scores in executor.run(refit_scores, tasks):
+        work.plan([(i, (b - a) * streams[i].n_splits) for *_, i, (a, b) in order], executor.slots())
+    for k, (scores, seconds) in executor.run(timed_refit_scores, tasks):
         *_, i, (a, b) = order[k]
         done[i][f"{a}:{b}"] = scores.tolist()
         write_json(streams[i].cache, done[i])
         if work is not None:
-            work.done(k)
+            work.done(k, seconds)
         tick((b - a) * streams[i].n_splits)
     out = []
     for i, s in enumerate(streams):

@@ -75,6 +75,12 @@ def expand(names: list[str], aliases: Mapping[str, Any], valid: tuple[str, ...] 
     return out
 
 
+def model_identity(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """A resolved configuration without the preset's name, which no fit reads: what makes two
+    models the same (:func:`distinct_models`) and their cached refits shared."""
+    return {k: v for k, v in cfg.items() if k != "preset"}
+
+
 def distinct_models(configs: Mapping[str, dict]) -> dict[str, dict]:
     """``configs`` (name -> resolved configuration) without the models given twice under two names
     (``gnn`` and ``gnn/laplacian/mlp/adam``: the same plugins and settings), kept under the first
@@ -82,7 +88,7 @@ def distinct_models(configs: Mapping[str, dict]) -> dict[str, dict]:
     out: dict[str, dict] = {}
     first: dict[str, str] = {}
     for name, cfg in configs.items():
-        same = json.dumps({k: v for k, v in cfg.items() if k != "preset"}, sort_keys=True, default=str)
+        same = json.dumps(model_identity(cfg), sort_keys=True, default=str)
         if same in first:
             log.warning("model %s is %s (the same plugins and settings): evaluated once, as %s",
                         name, first[same], first[same])
@@ -295,7 +301,8 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
                     if f == GENESET and not uses_genes[m]:  # a model without genes has no gene-set null
                         continue
                     drawn = hashlib.sha256(np.ascontiguousarray(draws[f][1]).tobytes()).hexdigest()
-                    key = _key(configs[m], data_hashes, d, s, folds, f, n_null, seed, per_chunk, drawn, versions)
+                    key = _key(model_identity(configs[m]), data_hashes, d, s, folds, f, n_null, seed, per_chunk,
+                               drawn, versions)
                     streams[m, s, f] = NullStream(cache_dir / f"{key}.json", shared, draws[f], per_chunk,
                                                   len(schs[s].splits))
         nulled = dict(zip(streams, run_streams(list(streams.values()), runner, tick, work)))
