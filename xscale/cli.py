@@ -380,12 +380,14 @@ def evaluate_cmd(target, models, schemes, nulls, n_null, out, overwrite, batch_s
         bar.console.print(f"evaluate: {n:,} fit{'' if n == 1 else 's'} planned (every model x CV scheme x fold, "
                           + (f"on the real map and {n_null:,} null maps per family" if refits else "on the real map")
                           + "); the time left appears once "
-                          + ("the first batch of null refits has finished" if refits else "fits finish"))
+                          + ("a batch of null refits of every model, scheme and family has finished" if refits
+                             else "fits finish"))
 
     with _resumable(Path(out) / ".cache"), _progress() as bar:
         task = bar.add_task("evaluate", total=None, visible=False)  # shown once the inputs are checked
         work = PlannedWork(bar.get_time)  # the null refits' time left, from each model's own batch cost
-        bar.estimate_with(task, work.seconds_left)
+        if refits:  # else the real map's fits, at their recent rate
+            bar.estimate_with(task, work.seconds_left)
         result = study.run_study(cfg, out, split(models), split(schemes), split(nulls), n_null,
                                  on_total=planned, on_fit=bar.callback(task), batch_size=batch_size,
                                  executor=executor, scheduler=scheduler, overwrite=overwrite, work=work)

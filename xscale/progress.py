@@ -95,17 +95,15 @@ class Progress(rich.progress.Progress):
 
     def estimate_with(self, task_id: rich.progress.TaskID, seconds_left: Callable[[], float | None]) -> None:
         """Take the time left of ``task_id`` from ``seconds_left()`` (e.g. :meth:`PlannedWork.seconds_left`)
-        whenever it gives a number; from the recent rate when it gives None."""
+        instead of the recent rate; its None shows as not known yet."""
         self._estimators[task_id] = seconds_left
 
     def time_left(self, task_id: rich.progress.TaskID) -> float | None:
-        """Seconds until ``task_id`` is complete: from its estimator (:meth:`estimate_with`) if that
-        gives one, else at the recent rate of computed (not cached) units (see the class), and
-        then None without a total or before any unit was computed."""
-        estimator = self._estimators.get(task_id)
-        left = estimator() if estimator is not None else None
-        if left is not None:
-            return left
+        """Seconds until ``task_id`` is complete: from its estimator if it has one (:meth:`estimate_with`),
+        else at the recent rate of computed (not cached) units (see the class); None when not known
+        (without a total, before any unit was computed, or as the estimator says)."""
+        if task_id in self._estimators:
+            return self._estimators[task_id]()
         # a copy of the marks: rich's refresh thread asks while the main thread advances
         task, marks, now = self._tasks[task_id], list(self._marks.get(task_id, ())), self.get_time()
         if not task.total or not marks or marks[-1][1] == 0:
@@ -169,9 +167,11 @@ class PlannedWork:
     (:class:`Progress`) holds only when the recent past has the mix of what is left; a short run of
     two or three rounds never has it (a walkthrough: 3:17 shown with 14 s left, the window's rate
     set by one expensive batch while cheap ones were left). Here every job left is costed at the
-    recent seconds per unit of its own kind (its last ``recent`` jobs' seconds over their units; a
-    kind not yet measured at that of all jobs done), the total shared among the ``parallel``
-    slots that run jobs at once, less the time since the last job finished (at most one job's share).
+    recent seconds per unit of its own kind (its last ``recent`` jobs' seconds over their units),
+    the total shared among the ``parallel`` slots that run jobs at once, less the time since the
+    last job finished (at most one job's share). While a kind with jobs left has not been measured
+    there is no estimate: costed at the other kinds' rate, a GNN-VAE batch after a ridge one was
+    shown as taking no time at all (0:00:00 left with 7 s to go). Run a job of every kind first.
 
     A job's cost is the time it took where it ran (``done(index, seconds)``: with several workers,
     the order jobs finish in says nothing about what each cost), or else the time since the
@@ -189,7 +189,6 @@ class PlannedWork:
         self.clock, self.recent = clock, recent
         self._left: dict[int, tuple[Hashable, float]] = {}
         self._cost: dict[Hashable, tuple[tuple[float, float], ...]] = {}  # kind: its last jobs' (seconds, units)
-        self._all = (0.0, 0.0)  # seconds and units of every job done
         self._last = 0.0
         self._parallel = 1
         # read from rich's refresh thread while the main thread updates: every field is replaced
@@ -210,19 +209,15 @@ class PlannedWork:
         kind, units = left.pop(index)
         cost = now - self._last if seconds is None else seconds
         self._cost = {**self._cost, kind: (*self._cost.get(kind, ()), (cost, units))[-self.recent:]}
-        self._all = (self._all[0] + cost, self._all[1] + units)
         self._left, self._last = left, now
 
-    def _per_unit(self, kind: Hashable) -> float:
-        recent = self._cost.get(kind)
-        seconds, units = (sum(c[0] for c in recent), sum(c[1] for c in recent)) if recent else self._all
-        return seconds / max(units, 1e-12)
-
     def seconds_left(self) -> float | None:
-        """Seconds until every job is done; None before the first job has finished."""
-        if not self._all[1]:
+        """Seconds until every job is done; None before a job of every kind left has finished."""
+        jobs, measured = sorted(self._left.items()), self._cost
+        if any(kind not in measured for _, (kind, _) in jobs) or not measured:
             return None
-        costs = [units * self._per_unit(kind) for _, (kind, units) in sorted(self._left.items())]
+        per_unit = {k: sum(c[0] for c in v) / max(sum(c[1] for c in v), 1e-12) for k, v in measured.items()}
+        costs = [units * per_unit[kind] for _, (kind, units) in jobs]
         if not costs:
             return 0.0
         slots = min(self._parallel, len(costs))
