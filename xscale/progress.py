@@ -44,15 +44,18 @@ class Progress(rich.progress.Progress):
     ``<description>: <done> of <total> (<percent>), <elapsed> elapsed, about <remaining> left``
     at most every ``every`` seconds.
 
-    The time left is the work left at the rate of the recent past: the last quarter of the time
+    The time left comes from a task's estimator when it has one (:meth:`estimate_with`; ``xscale
+    evaluate``'s null refits use :class:`PlannedWork`, which costs each model's batches at their
+    own rate). Otherwise it is the work left at the rate of the recent past: the last quarter of the time
     since the task started, at least ``min_window`` and at most ``window`` seconds. A whole-run
     average is badly optimistic when the rate falls: an evaluation's models differ in cost (a batch
     of GNN refits against a ridge fit), and a neighbour's job can halve a shared machine's speed
     midway. Units advanced with ``cached=True`` (results read back from a cache when an
     interrupted run resumes) count as done but not in the rate, and the line says how many there were;
     so do units advanced with ``timed=False``, and the rate is measured from the last of those that
-    came before the first timed unit (so that an evaluation's first estimate is that of its first
-    batch of null refits, not of the real map's fits one by one, which cost about 7 times as much each).
+    came before the first timed unit (so that a caller without an estimator gets a first estimate
+    from the bulk of the work, not from a different kind of unit first: an evaluation's real-map
+    fits, one by one, cost about 7 times a batched null refit each).
 
     Parameters
     ----------
