@@ -186,8 +186,36 @@ def test_planned_work_on_several_workers_uses_each_jobs_own_time():
     work.done(0, seconds=10.0)  # then a, 9 s later, after its own 10 s
     # left: a, b, a, b (22 s of work) on two workers; the next ones started 0 s ago
     assert work.seconds_left() == pytest.approx(22.0 / 2)
-    clock.now += 3.0
-    assert work.seconds_left() == pytest.approx(22.0 / 2 - 3.0)
+    clock.now += 0.5
+    assert work.seconds_left() == pytest.approx(22.0 / 2 - 0.5)
     for index in (3, 2, 5):
         work.done(index, seconds=10.0 if index == 2 else 1.0)
     assert work.seconds_left() == pytest.approx(10.0), "one job left: one worker's time, not shared"
+
+
+def test_planned_work_in_the_tail_is_at_least_the_longest_job_left():
+    """Two workers; a (10 s a job) and b (1 s). While one worker runs the b jobs one after another,
+    the last a starts on the other: the time left is that a's, not the work left shared by two
+    (9 s, where the shared sum said 7)."""
+    from xscale.progress import PlannedWork
+
+    clock = _Clock()
+    work = PlannedWork(clock)
+    work.plan([("a", 1)] + [("b", 1)] * 9 + [("a", 1)] + [("b", 1)] * 4, parallel=2)
+    for index in range(1, 10):  # b jobs 1-9 on one worker, one a second; job 10 (a) starts at 9 s
+        clock.now += 1.0
+        work.done(index, seconds=1.0)
+    clock.now += 1.0
+    work.done(0, seconds=10.0)  # the first a; the other worker takes job 11 (b)
+    # left: job 10 (a) under way for 1 s (9 s to go), jobs 11-14 (b, 4 s on the other worker)
+    assert work.seconds_left() == pytest.approx(9.0)
+    clock.now += 2.0
+    assert work.seconds_left() == pytest.approx(7.0)
+    for index in (11, 12, 13, 14):
+        work.done(index, seconds=1.0)
+    clock.now += 3.0
+    assert work.seconds_left() == pytest.approx(4.0), "the a under way since 9 s, 10 s a job, at 15 s"
+    clock.now += 10.0
+    assert work.seconds_left() == 0.0, "an overrunning job counts down to nothing, never below"
+    work.done(10, seconds=16.0)
+    assert work.seconds_left() == 0.0

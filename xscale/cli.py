@@ -394,6 +394,10 @@ def evaluate_cmd(target, models, schemes, nulls, n_null, out, overwrite, batch_s
         cached, total = bar.cached(task), next(t.total for t in bar.tasks if t.id == task)
     report.print_table(stdout, *report.table(result),
                        f"xscale evaluate: {result['target']} ({result['n_null']} nulls per family)")
+    head, gains = report.gain_table(result)
+    if gains:
+        report.print_table(stdout, head, gains, f"gain over the spatial-only model ({gains[0][2]}: no genes), "
+                                                "same folds and surrogates")
     if result["quick"]:
         stdout.print("[bold yellow]QUICK SMOKE-TEST SETTINGS: not for reporting.[/]")
     if any(r["scheme"] == "in-sample" for r in result["rows"]):

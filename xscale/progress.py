@@ -8,6 +8,7 @@ batch scheduler); rich draws no bar there, so :class:`Progress` then prints one 
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections import deque
 from datetime import timedelta
@@ -170,11 +171,18 @@ class PlannedWork:
     (:class:`Progress`) holds only when the recent past has the mix of what is left; a short run of
     two or three rounds never has it (a walkthrough: 3:17 shown with 14 s left, the window's rate
     set by one expensive batch while cheap ones were left). Here every job left is costed at the
-    recent seconds per unit of its own kind (its last ``recent`` jobs' seconds over their units),
-    the total shared among the ``parallel`` slots that run jobs at once, less the time since the
-    last job finished (at most one job's share). While a kind with jobs left has not been measured
-    there is no estimate: costed at the other kinds' rate, a GNN-VAE batch after a ridge one was
-    shown as taking no time at all (0:00:00 left with 7 s to go). Run a job of every kind first.
+    recent seconds per unit of its own kind (its last ``recent`` jobs' seconds over their units).
+    While a kind with jobs left has not been measured there is no estimate: costed at the other
+    kinds' rate, a GNN-VAE batch after a ridge one was shown as taking no time at all (0:00:00 left
+    with 7 s to go). Run a job of every kind first.
+
+    The jobs run ``parallel`` at a time, in the order of the plan: the first ``parallel`` start at
+    :meth:`plan`, and the next one each time one finishes. A job under way counts down from its
+    start (never below zero); the jobs waiting are dealt in order to the slot that is free first,
+    and the time left is when the last slot is free (list scheduling). With one slot that is the
+    sum of the costs left; with several it is their sum shared among the slots while many jobs
+    are left, and, in the tail, at least the longest job left, which a shared sum reads too low
+    (an expensive batch that started last, beside a few cheap ones).
 
     A job's cost is the time it took where it ran (``done(index, seconds)``: with several workers,
     the order jobs finish in says nothing about what each cost), or else the time since the
@@ -191,6 +199,7 @@ class PlannedWork:
     def __init__(self, clock: Callable[[], float] = time.monotonic, recent: int = 3):
         self.clock, self.recent = clock, recent
         self._left: dict[int, tuple[Hashable, float]] = {}
+        self._started: dict[int, float] = {}  # jobs under way: when each started
         self._cost: dict[Hashable, tuple[tuple[float, float], ...]] = {}  # kind: its last jobs' (seconds, units)
         self._last = 0.0
         self._parallel = 1
@@ -203,6 +212,16 @@ class PlannedWork:
         self._left = dict(enumerate(jobs))
         self._parallel = max(1, int(parallel))
         self._last = self.clock()
+        self._started = self._start_next({}, self._left, self._last)
+
+    def _start_next(self, started: dict[int, float], left: dict, now: float) -> dict[int, float]:
+        """``started`` with the first jobs of ``left`` not under way started at ``now``, up to ``parallel``."""
+        started = dict(started)
+        for index in sorted(left):
+            if len(started) >= self._parallel:
+                break
+            started.setdefault(index, now)
+        return started
 
     def done(self, index: int, seconds: float | None = None) -> None:
         """Job ``index`` of the plan has finished, after ``seconds`` of its own (default: the time
@@ -212,17 +231,24 @@ class PlannedWork:
         kind, units = left.pop(index)
         cost = now - self._last if seconds is None else seconds
         self._cost = {**self._cost, kind: (*self._cost.get(kind, ()), (cost, units))[-self.recent:]}
+        # a job that finished before its turn in the plan (a worker took it early) frees no slot here
+        started = {i: t for i, t in self._started.items() if i != index}
+        self._started = self._start_next(started, left, now) if index in self._started else started
         self._left, self._last = left, now
 
     def seconds_left(self) -> float | None:
         """Seconds until every job is done; None before a job of every kind left has finished."""
-        jobs, measured = sorted(self._left.items()), self._cost
+        jobs, measured, started = sorted(self._left.items()), self._cost, self._started
         if any(kind not in measured for _, (kind, _) in jobs) or not measured:
             return None
-        per_unit = {k: sum(c[0] for c in v) / max(sum(c[1] for c in v), 1e-12) for k, v in measured.items()}
-        costs = [units * per_unit[kind] for _, (kind, units) in jobs]
-        if not costs:
+        if not jobs:
             return 0.0
-        slots = min(self._parallel, len(costs))
-        under_way = self.clock() - self._last  # the next jobs, running since the last one finished
-        return sum(costs) / slots - min(under_way, costs[0] / slots)
+        per_unit = {k: sum(c[0] for c in v) / max(sum(c[1] for c in v), 1e-12) for k, v in measured.items()}
+        now = self.clock()
+        under_way = [max(units * per_unit[kind] - (now - started[i]), 0.0) for i, (kind, units) in jobs if i in started]
+        free = under_way + [0.0] * max(self._parallel - len(under_way), 0)  # when each slot is next free
+        heapq.heapify(free)
+        for i, (kind, units) in jobs:
+            if i not in started:
+                heapq.heappush(free, heapq.heappop(free) + units * per_unit[kind])
+        return max(free)

@@ -55,8 +55,10 @@ class CVResult:
     ----------
     scheme : str
     score : dict
-        ``r2``, ``r``, ``p``, ``n`` (and ``coverage_95`` for probabilistic backends): of the
-        pooled out-of-fold map for partition schemes, the median over splits otherwise.
+        ``r2``, ``r``, ``n`` (and ``coverage_95`` for probabilistic backends): of the pooled
+        out-of-fold map for partition schemes, with ``p`` (parametric, of r; not a spatial test);
+        the median over splits otherwise (``aggregate``; no ``p``: a median of per-split p-values
+        is not a test).
     splits : list of dict
         Per split: ``split``, ``n_test``, ``test_regions``, ``r2``, ``r``, ``p``.
     prediction : (R,) ndarray
@@ -139,7 +141,8 @@ def score_splits(data: BrainData, sch: Scheme, fits: list[FitResult]) -> CVResul
         total = score(y[tested], pred[tested])
         total["coverage_95"] = coverage(y[tested], interval[:, tested]) if fits[0].interval_95 is not None else None
     else:
-        total = {k: float(np.nanmedian([r[k] for r in rows])) for k in ("r2", "r", "p")}
+        # no p: a median of per-split parametric p-values is not a test (the spatial nulls are)
+        total = {k: float(np.nanmedian([r[k] for r in rows])) for k in ("r2", "r")}
         total["n"] = int(np.median([r["n_test"] for r in rows]))
         total["coverage_95"] = float(np.median(per_split_cov)) if per_split_cov else None
         total["aggregate"] = f"median over {len(rows)} splits"

@@ -6,6 +6,9 @@ The consensus p of a cell is the largest p over the spatial families (the most c
 the naive permutation p is shown beside it but never enters the consensus. The gene-set null
 (``geneset``: random landmark-sized gene sets from the whole transcriptome, real target) asks
 a different question, gene specificity, and is reported beside the consensus, not in it.
+When a model without genes (``spatial-gp``) is among the models, each gene model's gain over it
+on the same folds is reported too, with p-values from the same surrogates refitted by both
+(:mod:`xscale.evaluate.versus`): a spatial-null p alone does not show that genes matter.
 
 The real map's fits run first, then the null refits of every model, scheme and family,
 interleaved (:mod:`xscale.evaluate.nullruns`). Results are cached per (resolved model
@@ -37,6 +40,7 @@ from xscale.evaluate.genesets import FAMILY as GENESET, gene_universe
 from xscale.evaluate.nullruns import NullStream, run_streams
 from xscale.evaluate.report import results_markdown
 from xscale.evaluate.splits import SCHEMES
+from xscale.evaluate.versus import gain_over_space
 from xscale.fitting import check_compatible
 from xscale.progress import FROM_CACHE, UNTIMED, PlannedWork
 from xscale.provenance import now, package_versions, plugins_used, run_record
@@ -226,7 +230,10 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
     -------
     dict
         ``{'target', 'rows': [...], 'configs': {...}, 'seed', 'packages', 'execution', 'data_sha256',
-        'provenance', ...}``: the results with their provenance (package versions, data hashes, where
+        'provenance', ...}``; a row per (model, scheme): ``r2``, ``r``, ``n``, ``aggregate``, ``p``
+        (per family: ``p_r``, ``p_r2``, ``n`` finite null draws, null medians), ``consensus_p_r``,
+        ``consensus_p_r2`` and ``gain_over_space`` (a gene model against the spatial-only model,
+        :func:`xscale.evaluate.versus.gain_over_space`; None for the others): the results with their provenance (package versions, data hashes, where
         the refits ran, and :func:`xscale.provenance.run_record`: git commit, command line, times).
 
     Raises
@@ -317,11 +324,23 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
                 nr, nr2 = nulled.get((m, s, f), (np.empty(0), np.empty(0)))
                 p[f] = {"p_r": p_value(real[m, s].score["r"], nr) if len(nr) else None,
                         "p_r2": p_value(real[m, s].score["r2"], nr2) if len(nr2) else None,
-                        "n": int(len(nr)), "null_median_r": _median(nr), "null_median_r2": _median(nr2)}
+                        "n": int(np.isfinite(nr).sum()), "null_median_r": _median(nr), "null_median_r2": _median(nr2)}
             cells.append(Cell(m, s, real[m, s].score, p))
+    # the gene models against the first model without genes (spatial-gp), on the same folds and surrogates
+    reference = next((m for m in models if not uses_genes[m]), None)
+    maps = [f for f in nulls if f != GENESET]
+
+    def gain(m: str, s: str) -> dict | None:
+        if reference is None or not uses_genes[m]:
+            return None
+        return gain_over_space(real[m, s].score, real[reference, s].score,
+                               {f: nulled[m, s, f] for f in maps if (m, s, f) in nulled},
+                               {f: nulled[reference, s, f] for f in maps if (reference, s, f) in nulled}, reference)
+
     rows = [{"model": c.model, "scheme": c.scheme, **{k: c.score.get(k) for k in ("r2", "r", "n", "coverage_95")},
              "aggregate": c.score.get("aggregate", "pooled out-of-fold" if c.scheme != "in-sample" else "in-sample fit"),
-             "p": c.p, "consensus_p_r": c.consensus("p_r"), "consensus_p_r2": c.consensus("p_r2")} for c in cells]
+             "p": c.p, "consensus_p_r": c.consensus("p_r"), "consensus_p_r2": c.consensus("p_r2"),
+             "gain_over_space": gain(c.model, c.scheme)} for c in cells]
     result = {"target": base["target"], "n_null": n_null, "nulls": nulls, "schemes": schemes, "models": models,
               "quick": base["quick"], "seed": seed, "rows": rows, "configs": configs,
               "plugins": {m: plugins_used(c["model"]) for m, c in configs.items()}, "packages": versions,
