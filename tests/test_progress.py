@@ -184,10 +184,13 @@ def test_planned_work_on_several_workers_uses_each_jobs_own_time():
     work.done(1, seconds=1.0)  # b finishes first
     clock.now += 9.0
     work.done(0, seconds=10.0)  # then a, 9 s later, after its own 10 s
-    # left: a, b, a, b (22 s of work) on two workers; the next ones started 0 s ago
-    assert work.seconds_left() == pytest.approx(22.0 / 2)
+    # left: jobs 2 (a, under way since 1 s: 1 s to go) and 3 (b, started now: 1 s), then 4 (a) and
+    # 5 (b), dealt to whichever worker is free first: 10 + 1 s on one of them
+    assert work.seconds_left() == pytest.approx(11.0)
     clock.now += 0.5
-    assert work.seconds_left() == pytest.approx(22.0 / 2 - 0.5)
+    assert work.seconds_left() == pytest.approx(10.5)
+    clock.now += 2.5  # jobs 2 and 3 are late: they count down to nothing, the 11 s of 4 and 5 are left
+    assert work.seconds_left() == pytest.approx(10.0), "4 on one worker, 5 on the other: 10 s, not (10 + 1) / 2"
     for index in (3, 2, 5):
         work.done(index, seconds=10.0 if index == 2 else 1.0)
     assert work.seconds_left() == pytest.approx(10.0), "one job left: one worker's time, not shared"

@@ -396,8 +396,8 @@ def evaluate_cmd(target, models, schemes, nulls, n_null, out, overwrite, batch_s
                        f"xscale evaluate: {result['target']} ({result['n_null']} nulls per family)")
     head, gains = report.gain_table(result)
     if gains:
-        report.print_table(stdout, head, gains, f"gain over the spatial-only model ({gains[0][2]}: no genes), "
-                                                "same folds and surrogates")
+        report.print_table(stdout, head, gains, f"gain over the model without genes ({gains[0][2]}), same folds"
+                                                + (" and surrogates" if len(head) > 5 else ""))
     if result["quick"]:
         stdout.print("[bold yellow]QUICK SMOKE-TEST SETTINGS: not for reporting.[/]")
     if any(r["scheme"] == "in-sample" for r in result["rows"]):

@@ -198,21 +198,19 @@ class PlannedWork:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, recent: int = 3):
         self.clock, self.recent = clock, recent
-        self._left: dict[int, tuple[Hashable, float]] = {}
-        self._started: dict[int, float] = {}  # jobs under way: when each started
-        self._cost: dict[Hashable, tuple[tuple[float, float], ...]] = {}  # kind: its last jobs' (seconds, units)
-        self._last = 0.0
         self._parallel = 1
-        # read from rich's refresh thread while the main thread updates: every field is replaced
-        # whole (tuples, a new dict), never changed in place
+        # (jobs left: index -> (kind, units); jobs under way: index -> start time; cost: kind -> its
+        # last jobs' (seconds, units); when the last job finished). Read from rich's refresh thread
+        # while the main thread updates: replaced whole, in one assignment, never changed in place.
+        self._state: tuple[dict[int, tuple[Hashable, float]], dict[int, float],
+                           dict[Hashable, tuple[tuple[float, float], ...]], float] = ({}, {}, {}, 0.0)
 
     def plan(self, jobs: Sequence[tuple[Hashable, float]], parallel: int = 1) -> None:
         """Start: ``jobs`` are ``(kind, units)`` in the order they run (units: fits, say), ``parallel``
         of them at a time."""
-        self._left = dict(enumerate(jobs))
         self._parallel = max(1, int(parallel))
-        self._last = self.clock()
-        self._started = self._start_next({}, self._left, self._last)
+        left, now = dict(enumerate(jobs)), self.clock()
+        self._state = (left, self._start_next({}, left, now), self._state[2], now)
 
     def _start_next(self, started: dict[int, float], left: dict, now: float) -> dict[int, float]:
         """``started`` with the first jobs of ``left`` not under way started at ``now``, up to ``parallel``."""
@@ -227,18 +225,20 @@ class PlannedWork:
         """Job ``index`` of the plan has finished, after ``seconds`` of its own (default: the time
         since the previous job finished)."""
         now = self.clock()
-        left = dict(self._left)
+        left, started, costs, last = self._state
+        left = dict(left)
         kind, units = left.pop(index)
-        cost = now - self._last if seconds is None else seconds
-        self._cost = {**self._cost, kind: (*self._cost.get(kind, ()), (cost, units))[-self.recent:]}
-        # a job that finished before its turn in the plan (a worker took it early) frees no slot here
-        started = {i: t for i, t in self._started.items() if i != index}
-        self._started = self._start_next(started, left, now) if index in self._started else started
-        self._left, self._last = left, now
+        cost = now - last if seconds is None else seconds
+        costs = {**costs, kind: (*costs.get(kind, ()), (cost, units))[-self.recent:]}
+        # a job that ran out of plan order (a worker took it early) was not in ``started``, which is
+        # then full: nothing starts in its place
+        started = self._start_next({i: t for i, t in started.items() if i != index}, left, now)
+        self._state = (left, started, costs, now)
 
     def seconds_left(self) -> float | None:
         """Seconds until every job is done; None before a job of every kind left has finished."""
-        jobs, measured, started = sorted(self._left.items()), self._cost, self._started
+        left, started, measured, _ = self._state
+        jobs = sorted(left.items())
         if any(kind not in measured for _, (kind, _) in jobs) or not measured:
             return None
         if not jobs:

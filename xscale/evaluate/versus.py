@@ -16,9 +16,13 @@ So, for each gene model and CV scheme, on the same folds as the spatial-only mod
   ``p = (1 + #{null gain >= gain}) / (1 + n)`` (:func:`xscale.evaluate.nulls.p_value`);
 * the consensus: the largest p over the spatial families, as for the scores themselves.
 
-A small p says the gene model's advantage over space is larger than it is on maps that share the
-real map's spatial autocorrelation and nothing else; a gain near zero or below says the genes add
-nothing that the centroids do not.
+How to read it: a small p says that the gain exceeds what maps related to the genes by nothing
+but spatial autocorrelation give the gene model over the spatial-only one; it is evidence for the
+genes only when the gain is positive (if the spatial-only model usually wins on surrogates, a
+negative gain can still get a small p). A large p is inconclusive, not proof that the genes add
+nothing: with 68 regions a modest gain cannot be told apart from the surrogates' spread. The p
+inherits the calibration of each surrogate family (``tests/test_nulls.py``); it was not
+calibrated separately.
 """
 
 from __future__ import annotations
@@ -51,9 +55,9 @@ def gain_over_space(score: Mapping[str, float], reference_score: Mapping[str, fl
     Returns
     -------
     dict
-        ``reference``, ``delta_r``, ``delta_r2``; ``p``: per family ``p_r``, ``p_r2`` and ``n`` (the
-        surrogates with a finite gain in r); ``consensus_p_r`` and ``consensus_p_r2`` (largest p
-        over the spatial families; None without one).
+        ``reference``, ``delta_r``, ``delta_r2``; ``p``: per family ``p_r``, ``p_r2``, ``n`` and
+        ``n_r2`` (the surrogates with a finite gain in r, in R^2); ``consensus_p_r`` and
+        ``consensus_p_r2`` (largest p over the spatial families; None without one).
 
     Raises
     ------
@@ -74,7 +78,7 @@ def gain_over_space(score: Mapping[str, float], reference_score: Mapping[str, fl
             continue
         null_r, null_r2 = np.asarray(r) - np.asarray(ref_r), np.asarray(r2) - np.asarray(ref_r2)
         p[family] = {"p_r": p_value(delta_r, null_r), "p_r2": p_value(delta_r2, null_r2),
-                     "n": int(np.isfinite(null_r).sum())}
+                     "n": int(np.isfinite(null_r).sum()), "n_r2": int(np.isfinite(null_r2).sum())}
     spatial = [f for f in p if f in SPATIAL_NULLS]
     return {"reference": reference, "delta_r": delta_r, "delta_r2": delta_r2, "p": p,
             "consensus_p_r": consensus_p([p[f]["p_r"] for f in spatial]),
