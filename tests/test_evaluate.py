@@ -346,3 +346,58 @@ def test_a_model_given_twice_under_two_names_is_evaluated_once(caplog):
         kept = study.distinct_models(configs)
     assert list(kept) == ["gnn", "ridge", "gp-svi", "gnn/gp/linear/svi"]
     assert "model gnn/laplacian/mlp/adam is gnn (the same plugins and settings): evaluated once" in caplog.text
+
+
+def test_a_release_of_a_plugin_the_model_does_not_use_keeps_its_cached_refits(tmp_path, monkeypatch):
+    """The cache key holds the versions of xscale, the numerical libraries and the model's own plugin
+    distributions (provenance.model_versions), not those of every installed plugin."""
+    from xscale import provenance
+
+    args = ["evaluate", "--target", "enigma:bd", "--models", "pls1,spatial-gp", "--cv", "in-sample",
+            "--nulls", "spin-vasa", "--n-null", "3", "--out", str(tmp_path / "ev")]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    installed = provenance.package_versions()
+    assert all(installed[d] for d in provenance.FIRST_PARTY_PLUGINS), "make install installs every plugin"
+    for bumped, resumed in [("xscale-gnn", 6), ("xscale-baselines", 3), ("xscale", 0), ("numpy", 0)]:
+        monkeypatch.setattr(study, "package_versions", lambda b=bumped: {**installed, b: "99.0"})
+        again = CliRunner().invoke(main, [*args, "--overwrite"])
+        assert again.exit_code == 0, again.output
+        said = " ".join(again.output.split())
+        # pls1 from xscale-baselines, spatial-gp from xscale-pyro: 3 surrogates each, in-sample
+        assert (f"resumed: {resumed} of 8 fits read back" in said) if resumed else "resumed" not in said, \
+            (bumped, said)
+
+
+def test_model_versions_keep_the_plugins_a_model_is_built_from():
+    from xscale import config
+    from xscale.provenance import model_versions
+
+    versions = {"xscale": "1", "numpy": "2", "xscale-gnn": "3", "xscale_pyro": "4", "xscale-baselines": "5"}
+    kept = {p: set(model_versions(config.resolve(config.build(preset=p))["model"], versions))
+            for p in ("gp-svi", "ridge", "gnn-vae")}
+    assert kept["gp-svi"] == {"xscale", "numpy", "xscale-gnn", "xscale_pyro"}, "its encoder is xscale-gnn's"
+    assert kept["ridge"] == {"xscale", "numpy", "xscale-baselines"}
+    assert kept["gnn-vae"] == {"xscale", "numpy", "xscale-gnn"}
+
+
+def test_model_versions_follow_declared_requirements_through_any_distribution(monkeypatch):
+    from xscale import config, provenance
+
+    real = provenance.requires  # a third-party plugin may build on another, through a helper library
+    extra = {"xscale-baselines": ["helper-lib>=1; python_version >= '3'"], "helper-lib": ["xscale_gnn>=0.3"]}
+    monkeypatch.setattr(provenance, "requires", lambda d: extra[d] if d == "helper-lib" else (real(d) or []) +
+                        extra.get(d, []))
+    versions = {"xscale": "1", "xscale-gnn": "3", "xscale-pyro": "4", "xscale-baselines": "5", "numpy": "2"}
+    model = config.resolve(config.build(preset="ridge"))["model"]
+    assert set(provenance.model_versions(model, versions)) == {"xscale", "numpy", "xscale-gnn", "xscale-baselines"}
+
+
+def test_model_versions_drop_an_unused_first_party_plugin_installed_or_not():
+    from xscale import config
+    from xscale.provenance import model_versions
+
+    model = config.resolve(config.build(preset="ridge"))["model"]
+    absent = {"xscale": "1", "xscale-gnn": None, "xscale-baselines": "5"}  # before and after installing xscale-gnn
+    assert model_versions(model, absent) == model_versions(model, {**absent, "xscale-gnn": "3"}) == \
+        {"xscale": "1", "xscale-baselines": "5"}

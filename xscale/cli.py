@@ -326,8 +326,8 @@ def reproduce_cmd(out, targets, models, overwrite, adni, adni_config, n_null, ev
 @click.option("--target", default=None, metavar="MAP", help="enigma:<name> or a CSV path (default enigma:scz).")
 @click.option("--models", default="gnn-vae,ridge,pls1,spatial-gp", show_default=True, metavar="LIST",
               help="Comma-separated presets: gnn-vae (alias gnn), gp-svi (alias pyro-gp), ridge, pls1, pls, pcr, "
-                   "spatial-gp (no genes: if it wins, genes explain nothing beyond space); or any plugins as "
-                   "encoder/prior/decoder/backend, e.g. gnn/laplacian/mlp/adam (see `xscale plugins`).")
+                   "spatial-gp (no genes: each gene model's gain over it is reported, with its null p); or any "
+                   "plugins as encoder/prior/decoder/backend, e.g. gnn/laplacian/mlp/adam (see `xscale plugins`).")
 @click.option("--cv", "schemes", default="in-sample,blocked", show_default=True, metavar="LIST",
               help="Comma-separated CV schemes: in-sample, blocked, loro, distance, lobe, hemisphere.")
 @click.option("--nulls", default="spin,brainsmash", show_default=True, metavar="LIST",

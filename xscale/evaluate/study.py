@@ -14,7 +14,8 @@ The real map's fits run first, then the null refits of every model, scheme and f
 interleaved (:mod:`xscale.evaluate.nullruns`). Results are cached per (resolved model
 configuration, data hashes (target, AHBA, atlas), scheme, null family, seed, batch size, package
 versions) under ``<out>/.cache``: an interrupted evaluation resumes where it stopped, and a new
-release of xscale, a plugin or a numerical library recomputes rather than mixing results.
+release of xscale, of a plugin the model uses or of a numerical library recomputes rather than
+mixing results (:func:`xscale.provenance.model_versions`; another plugin's release keeps them).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from xscale.evaluate.splits import SCHEMES
 from xscale.evaluate.versus import gain_over_space
 from xscale.fitting import check_compatible
 from xscale.progress import FROM_CACHE, UNTIMED, PlannedWork
-from xscale.provenance import now, package_versions, plugins_used, run_record
+from xscale.provenance import model_versions, now, package_versions, plugins_used, run_record
 from xscale.rundir import write_json, write_text_atomic
 
 log = logging.getLogger(__name__)
@@ -300,6 +301,7 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
                 for m in models for s in schemes}
         streams: dict[tuple[str, str, str], NullStream] = {}  # (model, scheme, family): its null refits
         for m in models:
+            used = model_versions(configs[m]["model"], versions)  # not the plugins the model does not use
             for s in schemes:
                 per_chunk = max(1, batch_size // len(schs[s].splits))
                 shared = {"data": data, "spec": specs[m], "sch": schs[s], "seed": seed,
@@ -309,7 +311,7 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
                         continue
                     drawn = hashlib.sha256(np.ascontiguousarray(draws[f][1]).tobytes()).hexdigest()
                     key = _key(model_identity(configs[m]), data_hashes, d, s, folds, f, n_null, seed, per_chunk,
-                               drawn, versions)
+                               drawn, used)
                     streams[m, s, f] = NullStream(cache_dir / f"{key}.json", shared, draws[f], per_chunk,
                                                   len(schs[s].splits))
         nulled = dict(zip(streams, run_streams(list(streams.values()), runner, tick, work)))
