@@ -232,6 +232,7 @@ def fit_cmd(target, out, overwrite, **kw) -> None:
     m = resolved["model"]
     out = out or default_run_dir(resolved)
     _refuse_existing(out, overwrite)
+    _warn_if_cores_are_shared()
     with _progress() as bar:
         task = bar.add_task(f"fitting {resolved['target']}", total=resolved["cv"]["folds"] + 1)
         metrics = pipeline.fit(cfg, out, overwrite, on_fit=bar.callback(task))
@@ -289,6 +290,7 @@ def reproduce_cmd(out, targets, models, overwrite, adni, adni_config, n_null, ev
     cfg = _cfg(**kw)
     _refuse_existing(out, overwrite)
     config.refuse_model_override(cfg, "xscale reproduce")  # before the progress bar (reproduce checks too)
+    _warn_if_cores_are_shared()
     tlist = [t.strip() for t in targets.split(",")] if targets else None
     mlist = [m.strip() for m in models.split(",") if m.strip()] if models else None
     n_runs = (len(pipeline.preflight_targets(tlist) if tlist else pipeline.ENIGMA_MAPS) + bool(adni)) * \
@@ -373,6 +375,8 @@ def evaluate_cmd(target, models, schemes, nulls, n_null, out, overwrite, batch_s
     split = lambda v: [x.strip() for x in v.split(",") if x.strip()]  # noqa: E731
     for line in _null_warnings(n_null, split(nulls), click.get_current_context().get_parameter_source("nulls")):
         console.print(f"[yellow]warning:[/] {line}")
+    if executor == "local":
+        _warn_if_cores_are_shared(" Or use --executor dask: its workers run one thread each.")
     refits = n_null and split(nulls)
 
     def planned(n: int) -> None:  # before the first fit: the size of the job, so a long one is seen at once
@@ -421,6 +425,17 @@ def _resumable(cache: Path):
                                          "no batch of null refits had finished, so there is nothing to resume "
                                          "from; the same command starts over"))
         sys.exit(130)
+
+
+def _warn_if_cores_are_shared(advice: str = "") -> None:
+    """Warn when other busy processes share the cores torch's threads need (:mod:`xscale.machine`)."""
+    import torch
+
+    from xscale.machine import contention_warning
+
+    line = contention_warning(torch.get_num_threads())
+    if line:
+        console.print(f"[yellow]warning:[/] {line}{advice}")
 
 
 def _null_warnings(n_null: int, nulls: list[str], source: click.core.ParameterSource | None) -> list[str]:
