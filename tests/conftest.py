@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -11,14 +10,6 @@ import pytest
 from xscale.data.manifest import project_root
 
 ROOT = project_root()
-
-
-@pytest.fixture(autouse=True)
-def idle_load_average(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test sees an idle machine: the commands warn when other busy processes load the cores
-    (xscale.machine), which on a busy CI machine would change outputs that tests compare.
-    tests/test_machine.py sets a load of its own."""
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
 
 
 @pytest.fixture

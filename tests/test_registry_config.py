@@ -117,7 +117,7 @@ def test_a_list_is_accepted_for_a_tuple_hyperparameter_and_resolving_is_idempote
 
 
 def test_a_plugin_name_two_distributions_register_is_refused_naming_both(monkeypatch):
-    real = registry._group("xscale.decoders")
+    original, real = registry._group, registry._group("xscale.decoders")
     ours = next(ep for ep in real if ep.name == "mlp")
 
     class Dist:  # what importlib.metadata gives an entry point: its distribution's name
@@ -125,7 +125,7 @@ def test_a_plugin_name_two_distributions_register_is_refused_naming_both(monkeyp
 
     twin = EntryPoint(ours.name, ours.value, ours.group)._for(Dist())  # same name and class, another distribution
     monkeypatch.setattr(registry, "_group", lambda group: real + (twin,) if group == "xscale.decoders"
-                        else registry._group.__wrapped__(group))
+                        else original(group))
     both = r"xscale_gnn\.decoder:\w+ from xscale-gnn; xscale_gnn\.decoder:\w+ from xscale-other"
     with pytest.raises(ConfigError, match=r"decoder plugin name 'mlp' .* registered more than once: " + both):
         registry.load("decoder", "mlp")

@@ -22,7 +22,9 @@ by about 1% of their posterior SD, as much as the loop's own predictions move wh
 nudged by one float32 ulp (plugins/xscale-pyro/tests/test_svi_batched.py,
 benchmarks/bench_svi_batched.py). For the same reason a fit's numbers depend, at that level, on
 the other fits in its batch (matrix-product kernels differ with the batch size): null refits are
-reproducible for a fixed ``--batch-size`` and thread count, which the evaluation cache records.
+reproducible for a fixed ``--batch-size`` (in the evaluation cache's key) and thread count (in
+``results.json``'s ``execution``, not in the key: a run resumed with another thread count, or
+another executor, mixes refits whose last digits differ, each a valid null draw).
 
 This module reads Pyro internals (the guide's packing, the parameter store's constraints, the
 optimiser's per-parameter state); pyro-ppl is pinned below 1.10 and the equality tests guard them.
