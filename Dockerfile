@@ -51,7 +51,7 @@ WORKDIR /opt/xscale
 # OCI labels (below): pass the checkout's URL and commit (README, section "Container"). Declared
 # after the dependency layer, so that a new commit reuses it, and before the install step, so
 # that builders which cache LABEL by its unexpanded text (buildah) still relabel a new commit.
-ARG VERSION=0.3.6
+ARG VERSION=0.3.7
 ARG REVISION=unknown
 ARG SOURCE_URL=unknown
 RUN pip install --no-deps --no-build-isolation --no-index \

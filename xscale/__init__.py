@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # for type checkers; at run time imported on first use (__getattr__)
     from xscale.interfaces import Backend, BrainData, Decoder, Encoder, FitResult, ModelSpec, Prior
 
-__version__ = "0.3.6"
+__version__ = "0.3.7"
 
 __all__ = ["Backend", "BrainData", "Decoder", "Encoder", "FitResult", "ModelSpec", "Prior", "__version__"]
 

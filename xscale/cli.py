@@ -344,9 +344,11 @@ def reproduce_cmd(out, targets, models, overwrite, adni, adni_config, n_null, ev
 @click.option("--batch-size", type=click.IntRange(1), default=BATCH_SIZE, show_default=True,
               help="Fits trained at once in a null refit (surrogates x CV splits); the GNN-VAE, the Pyro GP "
                    "models and the linear baselines train a batch together. Also the unit of caching and of "
-                   "distribution.")
+                   "distribution. With the GNN-VAE on a GPU (--set backend.device=cuda), use 1000: on an H200, "
+                   "1,000 refits took 9.5 s as one batch, 34 s in batches of 125.")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
-              help="Where null refits run: this process, or a dask.distributed cluster (same results).")
+              help="Where null refits run: this process, or a dask.distributed cluster (same results at the same "
+                   "thread count; its workers run one thread each).")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="With --executor dask: a running scheduler (tcp://host:8786) whose workers have xscale and "
                    "the plugins installed. Default: a LocalCluster on this machine.")

@@ -217,8 +217,9 @@ def run_study(cfg: Mapping[str, Any], out: str | Path, models: list[str], scheme
         once (the GNN-VAE, the Pyro GP models, the linear baselines) do so over a batch. Also
         the unit of caching and of distribution.
     executor : {'local', 'dask'}
-        Where the null refits run: this process, or a dask.distributed cluster (the same results, to the
-        last bit of BLAS products).
+        Where the null refits run: this process, or a dask.distributed cluster: the same results at
+        the same thread count. The cluster's workers run one thread each; with more threads here,
+        products sum in another order and the last digits can differ.
     scheduler : str, optional
         Address of a running dask scheduler (with ``executor='dask'``; default a LocalCluster).
     overwrite : bool

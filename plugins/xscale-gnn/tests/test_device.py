@@ -1,6 +1,7 @@
 """Training device (``AdamBackend(device=...)``): checked, and honoured by every tensor xscale-gnn creates.
 
-No GPU exists where these tests run (CI, the 2-core machine). What can be checked here is one
+No GPU exists where CI runs these tests (the 2-core machine); they all ran once on an NVIDIA H200
+(2026-11-23, ``benchmarks/measured/2026-11-23/gpu-h200/``). What can be checked here is one
 property a GPU run depends on: every tensor factory that xscale-gnn's own code calls while the
 loop and the batched fits train is given a device (or ``out=``), so that no tensor is made on the
 CPU by default. :class:`FactoryCalls` records the calls without one; the noise buffer is on the CPU
@@ -104,7 +105,7 @@ def test_cuda_without_a_gpu_is_refused_with_the_reason():
         AdamBackend(device="cuda")
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine (never run so far)")
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine (passed on an NVIDIA H200, 2026-11-23)")
 def test_cuda_fits_agree_with_the_cpu():
     """On a GPU: the batch and the loop give the CPU's predictions up to float32 summation order
     (150 epochs without early stopping on the real map and a permuted one; tolerance as in
